@@ -1,0 +1,73 @@
+"""Per-patient state kept by the worker: the latest value of each vital and the
+active alert. Pure data; serialised to JSON for the Faust table's changelog.
+
+Memory is bounded: one sample per vital (a fixed set of fields) and at most one
+active alert, whatever the number of readings.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from detectors.schemas import Priority, Reading
+
+__all__ = ["ActiveAlert", "PatientState", "VitalSample", "apply_reading"]
+
+
+class VitalSample(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: bool | int | float | str
+    ts_ms: int
+    device_id: str
+
+
+class ActiveAlert(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alert_id: str
+    priority: Priority
+    raised_ts_ms: int
+    step: int
+    score_total: int
+
+
+class PatientState(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    patient_id: str
+    ward: str
+    bed: str
+    spo2_scale: int = Field(default=1, ge=1, le=2)
+    vitals: dict[str, VitalSample] = Field(default_factory=dict)
+    alert: ActiveAlert | None = None
+    last_ts_ms: int = 0
+    readings: int = 0
+
+    def latest(self, name: str) -> bool | int | float | str | None:
+        sample = self.vitals.get(name)
+        return None if sample is None else sample.value
+
+
+def apply_reading(state: PatientState | None, reading: Reading) -> PatientState:
+    """Merge a reading into the patient's latest vitals.
+
+    A value older than the one held (a late or out-of-order message) does not
+    replace it; location follows the newest reading.
+    """
+    vitals = dict(state.vitals) if state else {}
+    for name, value in reading.vitals.present().items():
+        held = vitals.get(name)
+        if held is None or reading.ts_ms >= held.ts_ms:
+            vitals[name] = VitalSample(value=value, ts_ms=reading.ts_ms, device_id=reading.device_id)
+    newest = state is None or reading.ts_ms >= state.last_ts_ms
+    return PatientState(
+        patient_id=reading.patient_id,
+        ward=reading.ward if newest or state is None else state.ward,
+        bed=reading.bed if newest or state is None else state.bed,
+        spo2_scale=state.spo2_scale if state else 1,
+        vitals=vitals,
+        alert=state.alert if state else None,
+        last_ts_ms=max(reading.ts_ms, state.last_ts_ms if state else 0),
+        readings=(state.readings if state else 0) + 1,
+    )

@@ -1,0 +1,190 @@
+"""Wire schemas shared by every stage: device readings, alert decisions, outcomes.
+
+All messages are JSON objects. Units live in field names (``heart_rate_bpm``,
+``temp_c``), so a message in the wrong unit fails validation instead of being
+scored in the wrong unit. Models are frozen and forbid unknown fields.
+
+Example
+-------
+>>> r = Reading.model_validate_json(
+...     b'{"patient_id": "P1", "ward": "ward-a", "bed": "07", "device_id": "mon-07",'
+...     b' "ts_ms": 1700000000000, "vitals": {"heart_rate_bpm": 88}}'
+... )
+>>> r.vitals.heart_rate_bpm
+88.0
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "ACVPU",
+    "Alert",
+    "AlertAction",
+    "Outcome",
+    "OutcomeKind",
+    "Priority",
+    "Reading",
+    "RiskClass",
+    "Vitals",
+    "VITAL_FIELDS",
+]
+
+Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
+TimestampMs = Annotated[int, Field(gt=946_684_800_000, lt=4_102_444_800_000)]  # 2000..2100
+ACVPU = Literal["A", "C", "V", "P", "U"]
+
+_STRICT = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class Vitals(BaseModel):
+    """One or more vital-sign values, each in the unit its name carries.
+
+    Bounds reject values no monitor can measure on a living patient (HR −5,
+    SpO2 140); plausibility checks of values inside the bounds (spikes, probe-off)
+    belong to the feature stage, not to ingest.
+    """
+
+    model_config = _STRICT
+
+    heart_rate_bpm: Annotated[float, Field(ge=0, le=350)] | None = None
+    resp_rate_per_min: Annotated[float, Field(ge=0, le=120)] | None = None
+    spo2_pct: Annotated[float, Field(ge=0, le=100)] | None = None
+    temp_c: Annotated[float, Field(ge=15, le=46)] | None = None
+    sbp_mmhg: Annotated[float, Field(ge=0, le=350)] | None = None
+    dbp_mmhg: Annotated[float, Field(ge=0, le=300)] | None = None
+    map_mmhg: Annotated[float, Field(ge=0, le=300)] | None = None
+    o2_flow_l_min: Annotated[float, Field(ge=0, le=80)] | None = None
+    fio2_pct: Annotated[float, Field(ge=21, le=100)] | None = None
+    o2_supplemental: bool | None = None
+    acvpu: ACVPU | None = None
+    gcs_total: Annotated[int, Field(ge=3, le=15)] | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> Vitals:
+        if all(getattr(self, name) is None for name in VITAL_FIELDS):
+            raise ValueError("a reading needs at least one vital value")
+        return self
+
+    def present(self) -> dict[str, float | bool | str | int]:
+        """The vitals this reading carries, by field name."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+VITAL_FIELDS: tuple[str, ...] = tuple(Vitals.model_fields)
+
+#: Stem of each vital name → the field (with its unit) that carries it; used to
+#: tell "unknown unit" (``temp_f``) apart from "unknown field" at ingest.
+VITAL_STEMS: dict[str, str] = {
+    "heart_rate": "heart_rate_bpm",
+    "hr": "heart_rate_bpm",
+    "pulse": "heart_rate_bpm",
+    "resp_rate": "resp_rate_per_min",
+    "rr": "resp_rate_per_min",
+    "spo2": "spo2_pct",
+    "temp": "temp_c",
+    "temperature": "temp_c",
+    "sbp": "sbp_mmhg",
+    "dbp": "dbp_mmhg",
+    "map": "map_mmhg",
+    "o2_flow": "o2_flow_l_min",
+    "fio2": "fio2_pct",
+}
+
+
+class Reading(BaseModel):
+    """A validated device reading: who, where, which device, when, and what."""
+
+    model_config = _STRICT
+
+    schema_version: Literal[1] = 1
+    patient_id: Identifier
+    ward: Identifier
+    bed: Annotated[str, Field(min_length=1, max_length=32)]
+    device_id: Identifier
+    ts_ms: TimestampMs
+    vitals: Vitals
+
+
+class Priority(str, Enum):
+    """Alarm priorities, IEC 60601-1-8 vocabulary."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+    @property
+    def rank(self) -> int:
+        return _PRIORITY_RANK[self]
+
+
+_PRIORITY_RANK = {Priority.LOW: 1, Priority.MEDIUM: 2, Priority.HIGH: 3}
+
+
+class RiskClass(str, Enum):
+    """NEWS2 clinical risk (RCP 2017)."""
+
+    LOW = "low"
+    LOW_MEDIUM = "low_medium"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class AlertAction(str, Enum):
+    RAISE = "raise"
+    ESCALATE = "escalate"
+    RESOLVE = "resolve"
+
+
+class Alert(BaseModel):
+    """One alert decision. ``alert_id`` names the episode; ``decision_id`` this step.
+
+    Both are derived from the patient's own data (patient id, the reading time that
+    opened the episode, the step number), never from a clock or a random source, so
+    replaying the same readings yields the same ids and sinks can de-duplicate.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alert_id: str
+    decision_id: str
+    action: AlertAction
+    patient_id: Identifier
+    ward: Identifier
+    bed: str
+    priority: Priority
+    source: Literal["news2"] = "news2"
+    score_total: int
+    components: dict[str, int]
+    risk: RiskClass
+    complete: bool
+    missing: list[str] = Field(default_factory=list)
+    reason: str
+    ts_ms: int
+    raised_ts_ms: int
+
+
+class OutcomeKind(str, Enum):
+    SEPSIS_ONSET = "sepsis_onset"
+    DETERIORATION = "deterioration"
+    RAPID_RESPONSE = "rapid_response"
+    ICU_TRANSFER = "icu_transfer"
+    CARDIAC_ARREST = "cardiac_arrest"
+    DEATH = "death"
+    DISCHARGE = "discharge"
+
+
+class Outcome(BaseModel):
+    """Ground truth or clinical outcome for a patient, usually arriving late."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    patient_id: Identifier
+    ward: Identifier
+    kind: OutcomeKind
+    ts_ms: int
+    detail: str | None = None

@@ -1,0 +1,121 @@
+"""Faust agents. Each one decodes, calls one core function, and emits.
+
+* ``validate_readings``: ``vitals.raw`` → ``vitals.valid`` (or ``vitals.deadletter``)
+* ``score_readings``:    ``vitals.valid`` → patient table, ``alerts``
+* ``publish_alerts``:    ``alerts`` → Redis (state, Streams)
+
+No agent dies on bad input: a message that cannot be decoded is sent to the
+dead-letter topic with its original bytes and the reason, counted, and the
+stream goes on. A sink that cannot be reached is retried, never skipped, so the
+offset of an alert is only committed once Redis has it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import redis.exceptions
+
+from detectors.assess import assess
+from detectors.errors import InvalidReading
+from detectors.ingest import decode_reading
+from detectors.patient import PatientState
+from detectors.schemas import Alert, Reading
+from stream.app import Pipeline
+from stream.sinks.redis_store import RedisAlertSink, redis_client
+
+__all__ = ["register_agents"]
+
+log = logging.getLogger(__name__)
+
+
+def register_agents(p: Pipeline) -> None:
+    client = redis_client(p.settings.redis)
+    sink = RedisAlertSink(client, p.settings.redis)
+
+    async def dead_letter(event: Any, code: str, reason: str) -> None:
+        msg = event.message
+        headers = {
+            "ews.error.code": code.encode(),
+            "ews.error.reason": reason.encode(),
+            "ews.source.topic": str(msg.topic).encode(),
+            "ews.source.partition": str(msg.partition).encode(),
+            "ews.source.offset": str(msg.offset).encode(),
+            "ews.received.ts_ms": str(int(time.time() * 1000)).encode(),
+        }
+        value = event.value if isinstance(event.value, bytes) else b""
+        key = event.key if isinstance(event.key, bytes) else None
+        await p.deadletter.send(key=key, value=value, headers=headers)
+        log.warning("dead-letter %s from %s[%s]@%s: %s", code, msg.topic, msg.partition, msg.offset, reason)
+        await _retry(lambda: sink.count(f"deadletter:{code}"), "count dead letter")
+
+    @p.app.agent(p.raw, name="validate_readings")
+    async def validate_readings(stream: Any) -> None:
+        async for event in stream.events():
+            try:
+                reading = decode_reading(event.value)
+            except InvalidReading as exc:
+                await dead_letter(event, exc.code, exc.message)
+                continue
+            except Exception as exc:  # noqa: BLE001 - never die on input; record it
+                log.exception("unexpected error validating a message")
+                await dead_letter(event, "internal_error", f"{type(exc).__name__}: {exc}")
+                continue
+            await p.valid.send(key=reading.patient_id.encode(), value=reading.model_dump_json().encode())
+
+    @p.app.agent(p.valid, name="score_readings")
+    async def score_readings(stream: Any) -> None:
+        async for event in stream.events():
+            try:
+                reading = Reading.model_validate_json(event.value)
+                held = p.patients.get(reading.patient_id)
+                state = PatientState.model_validate(held) if held is not None else None
+                result = assess(state, reading)
+            except Exception as exc:  # noqa: BLE001 - never die on input; record it
+                log.exception("cannot score a validated reading")
+                await dead_letter(event, "internal_error", f"{type(exc).__name__}: {exc}")
+                continue
+            p.patients[reading.patient_id] = result.state.model_dump(mode="json")
+            for decision in result.decisions:
+                await p.alerts.send(key=decision.patient_id.encode(), value=decision.model_dump_json().encode())
+
+    @p.app.agent(p.alerts, name="publish_alerts")
+    async def publish_alerts(stream: Any) -> None:
+        async for event in stream.events():
+            try:
+                alert = Alert.model_validate_json(event.value)
+            except Exception as exc:  # noqa: BLE001 - never die on input; record it
+                await dead_letter(event, "invalid_alert", f"{type(exc).__name__}: {exc}")
+                continue
+            new = await _retry(lambda: sink.write(alert), f"write alert {alert.decision_id}")
+            if new:
+                log.info("%s %s %s %s", alert.action.value, alert.priority.value, alert.patient_id, alert.reason)
+
+    @p.app.on_before_shutdown.connect
+    async def close_redis(app: Any, **kwargs: Any) -> None:
+        await client.aclose()
+
+
+_TRANSIENT = (
+    ConnectionError,
+    OSError,
+    TimeoutError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.BusyLoadingError,
+)
+
+
+async def _retry(op: Any, what: str, first_delay_s: float = 0.2, max_delay_s: float = 5.0) -> Any:
+    """Run ``op`` until it succeeds, backing off; a sink outage stalls, never drops."""
+    delay = first_delay_s
+    while True:
+        try:
+            return await op()
+        except _TRANSIENT as exc:
+            log.warning("%s failed (%s); retrying in %.1fs", what, exc, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, max_delay_s)

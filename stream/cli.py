@@ -1,0 +1,274 @@
+"""``ews``: the one command of Bedside EWS.
+
+    ews stack up|down|status     local Kafka (KRaft) + Redis without Docker
+    ews topics                   create the pipeline's topics
+    ews worker                   the Faust worker (validate, score, alert, sinks)
+    ews serve                    the WebSocket feed for ward screens
+    ews simulate                 publish a simulated ward
+    ews watch --ward W           print a ward's alerts as a screen receives them
+    ews demo                     all of the above on the local stack, watching one ward
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from detectors.errors import EwsError
+from stream.settings import Settings
+
+__all__ = ["main"]
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+
+# -- stack ---------------------------------------------------------------------------
+
+
+def cmd_stack(args: argparse.Namespace) -> int:
+    from stream import stack
+
+    s = _settings()
+    if args.action == "up":
+        for st in stack.up(s):
+            print(st.line())
+    elif args.action == "down":
+        stopped = stack.down(s)
+        print("stopped " + ", ".join(stopped) if stopped else "nothing to stop")
+    else:
+        statuses = stack.status(s)
+        for st in statuses:
+            print(st.line())
+        return 0 if all(st.answering for st in statuses) else 3
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    from stream.topics import ensure_topics
+
+    created = asyncio.run(ensure_topics(_settings().kafka))
+    print("created: " + ", ".join(created) if created else "all topics exist")
+    return 0
+
+
+# -- worker, server, simulator -------------------------------------------------------
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from faust.worker import Worker
+
+    from stream.agents import register_agents
+    from stream.app import create_app
+    from stream.topics import ensure_topics
+
+    s = _settings()
+    asyncio.run(ensure_topics(s.kafka))
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    pipeline = create_app(s)
+    register_agents(pipeline)
+    worker = Worker(pipeline.app, loglevel=s.log_level, loop=loop, quiet=True)
+    worker.execute_from_commandline()  # exits the process when the worker stops
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from stream.server import run_server
+
+    s = _settings()
+    _logging(s.log_level)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_server(s))
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from simulator.producer import run_simulation
+    from simulator.ward import Ward
+
+    s = _settings()
+    _logging(s.log_level)
+    ward = Ward(ward=args.ward, beds=args.beds, seed=args.seed, start_ms=int(time.time() * 1000),
+                interval_s=args.interval, deteriorating=args.deteriorating)
+    bad = sum(p.deteriorates for p in ward.patients)
+    print(f"simulating {args.beds} beds on {args.ward} ({bad} deteriorating), seed {args.seed}, "
+          f"{args.speed:g}x real time", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        n_r, n_o = asyncio.run(run_simulation(s, ward, speed=args.speed, duration_s=args.duration))
+        print(f"published {n_r} readings and {n_o} outcomes", flush=True)
+    return 0
+
+
+# -- watching ------------------------------------------------------------------------
+
+
+async def _watch(url: str, ward: str, duration_s: float | None, out: list[dict[str, object]] | None = None) -> int:
+    from websockets.asyncio.client import connect
+
+    seen = 0
+    deadline = None if duration_s is None else time.monotonic() + duration_s
+    async with connect(url) as ws:
+        await ws.send(json.dumps({"type": "subscribe", "ward": ward}))
+        while deadline is None or time.monotonic() < deadline:
+            timeout = None if deadline is None else max(0.1, deadline - time.monotonic())
+            try:
+                raw = await asyncio.wait_for(ws.recv(), timeout)
+            except TimeoutError:
+                break
+            msg = json.loads(raw)
+            if msg["type"] == "snapshot":
+                print(f"[{ward}] snapshot: {len(msg['alerts'])} active alert(s)", flush=True)
+                for a in msg["alerts"]:
+                    print("  " + _alert_line(a), flush=True)
+            elif msg["type"] == "alert":
+                seen += 1
+                print(_alert_line(msg["alert"]), flush=True)
+            else:
+                print(f"[{ward}] {msg}", flush=True)
+    return seen
+
+
+def _alert_line(a: dict[str, object]) -> str:
+    ts = time.strftime("%H:%M:%S", time.localtime(int(str(a["ts_ms"])) / 1000))
+    return f"{ts} bed {a['bed']:>3} {str(a['action']).upper():<10} {str(a['priority']).upper():<6} {a['patient_id']}: {a['reason']}"
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    s = _settings()
+    url = args.url or f"ws://{s.websocket.host}:{s.websocket.port}"
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_watch(url, args.ward, args.duration))
+    return 0
+
+
+# -- demo ----------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Stack up, then worker + feed server + simulator as child processes, and watch."""
+    from stream import stack
+
+    s = _settings()
+    for st in stack.up(s):
+        print(st.line(), flush=True)
+    logs = (s.stack.run_dir / "logs").resolve()
+    logs.mkdir(parents=True, exist_ok=True)
+    exe = [sys.executable, "-m", "stream.cli"]
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def spawn(name: str, extra: list[str]) -> None:
+        fh = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
+        children.append((name, subprocess.Popen([*exe, *extra], stdout=fh, stderr=subprocess.STDOUT,
+                                                stdin=subprocess.DEVNULL)))
+
+    url = f"ws://{s.websocket.host}:{s.websocket.port}"
+    try:
+        spawn("worker", ["worker"])
+        spawn("serve", ["serve"])
+        spawn("simulate", ["simulate", "--beds", str(args.beds), "--speed", str(args.speed), "--seed",
+                           str(args.seed), "--ward", args.ward])
+        _wait_port(s.websocket.host, s.websocket.port, 30.0, children)
+        print(f"\nworker, feed server and simulator running; logs in {logs}", flush=True)
+        print(f"ward screen feed: {url}  (any screen: ews watch --ward {args.ward})", flush=True)
+        print(f"watching {args.ward}; alerts appear below as patients deteriorate. Ctrl-C stops.\n", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_watch(url, args.ward, args.duration))
+    finally:
+        for name, proc in reversed(children):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for name, proc in children:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        print(f"\nstopped worker, feed server and simulator. The stack keeps running: `ews stack down` stops it.",
+              flush=True)
+    return 0
+
+
+def _wait_port(host: str, port: int, timeout_s: float, children: Sequence[tuple[str, subprocess.Popen[bytes]]]) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for name, proc in children:
+            if proc.poll() is not None:
+                raise EwsError(f"{name} exited with {proc.returncode} during start-up; see its log")
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.3)
+    raise EwsError(f"the feed server did not listen on {host}:{port} within {timeout_s:.0f}s")
+
+
+# -- entry point ---------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ews", description="Bedside EWS: streaming early warning for bedside monitoring.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    st = sub.add_parser("stack", help="local Kafka + Redis without Docker")
+    st.add_argument("action", choices=["up", "down", "status"])
+    st.set_defaults(func=cmd_stack)
+
+    sub.add_parser("topics", help="create the pipeline's topics").set_defaults(func=cmd_topics)
+    sub.add_parser("worker", help="run the Faust worker").set_defaults(func=cmd_worker)
+    sub.add_parser("serve", help="run the WebSocket feed for ward screens").set_defaults(func=cmd_serve)
+
+    sim = sub.add_parser("simulate", help="publish a simulated ward to Kafka")
+    sim.add_argument("--beds", type=int, default=24)
+    sim.add_argument("--speed", type=float, default=60.0, help="simulated seconds per wall second")
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--ward", default="ward-a")
+    sim.add_argument("--interval", type=float, default=60.0, help="simulated seconds between a bed's readings")
+    sim.add_argument("--deteriorating", type=float, default=0.25, help="fraction of beds that deteriorate")
+    sim.add_argument("--duration", type=float, default=None, help="wall seconds to run (default: until Ctrl-C)")
+    sim.set_defaults(func=cmd_simulate)
+
+    w = sub.add_parser("watch", help="print one ward's alerts from the WebSocket feed")
+    w.add_argument("--ward", default="ward-a")
+    w.add_argument("--url", default=None)
+    w.add_argument("--duration", type=float, default=None)
+    w.set_defaults(func=cmd_watch)
+
+    d = sub.add_parser("demo", help="stack, worker, feed server and simulator; watch one ward")
+    d.add_argument("--beds", type=int, default=24)
+    d.add_argument("--speed", type=float, default=60.0)
+    d.add_argument("--seed", type=int, default=1)
+    d.add_argument("--ward", default="ward-a")
+    d.add_argument("--duration", type=float, default=None, help="wall seconds to watch (default: until Ctrl-C)")
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except EwsError as exc:
+        print(f"ews: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""WebSocket feed for ward screens.
+
+Protocol (JSON text frames; see README "WebSocket protocol"):
+
+client → ``{"type": "subscribe", "ward": "<ward>"}`` (first message, within 10 s)
+server → ``{"type": "snapshot", "ward": w, "alerts": [...], "last_event_id": id}``
+server → ``{"type": "alert", "ward": w, "event_id": id, "alert": {...}}`` for each decision
+server → ``{"type": "error", "error": "..."}`` for a message it cannot take
+
+Redis holds the truth; this server only relays. One reader task per ward follows
+that ward's decision Stream and fans entries out to per-client bounded queues; a
+client whose queue fills is disconnected (close code 1013) so it cannot stall the
+others, and re-syncs from a fresh snapshot when it reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from stream.settings import Settings
+from stream.sinks.redis_store import Keys, redis_client
+
+__all__ = ["FeedServer", "run_server"]
+
+log = logging.getLogger(__name__)
+
+SUBSCRIBE_TIMEOUT_S = 10.0
+CLOSE_TOO_SLOW = 1013  # "try again later": the client could not keep up
+
+
+def _stream_id(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+@dataclass(eq=False)
+class _Client:
+    ws: ServerConnection
+    queue: asyncio.Queue[dict[str, Any]]
+    too_slow: bool = False
+
+
+@dataclass(eq=False)
+class _WardFeed:
+    """Follows one ward's decision Stream and fans out to subscribed clients."""
+
+    ward: str
+    key: str
+    redis: aioredis.Redis
+    clients: set[_Client] = field(default_factory=set)
+    task: asyncio.Task[None] | None = None
+    last_id: str = "0-0"
+
+    async def start(self) -> None:
+        newest = await self.redis.xrevrange(self.key, count=1)
+        self.last_id = newest[0][0] if newest else "0-0"
+        self.task = asyncio.create_task(self._follow(), name=f"ward-feed:{self.ward}")
+
+    async def _follow(self) -> None:
+        while True:
+            try:
+                batches = await self.redis.xread({self.key: self.last_id}, block=1000, count=500)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - keep following through Redis restarts
+                log.warning("ward %s: reading %s failed (%s); retrying", self.ward, self.key, exc)
+                await asyncio.sleep(1.0)
+                continue
+            for _key, entries in batches:
+                for entry_id, fields in entries:
+                    self.last_id = entry_id
+                    message = {"type": "alert", "ward": self.ward, "event_id": entry_id,
+                               "alert": json.loads(fields["alert"])}
+                    for client in list(self.clients):
+                        self._offer(client, message)
+
+    def _offer(self, client: _Client, message: dict[str, Any]) -> None:
+        if client.too_slow:
+            return
+        try:
+            client.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            client.too_slow = True
+            log.warning("ward %s: client %s cannot keep up; disconnecting it", self.ward, client.ws.remote_address)
+            asyncio.create_task(client.ws.close(CLOSE_TOO_SLOW, "client too slow; reconnect to re-sync"))
+
+    async def stop(self) -> None:
+        if self.task:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+
+class FeedServer:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._keys = Keys(settings.redis.key_prefix)
+        self._redis = redis_client(settings.redis)
+        self._feeds: dict[str, _WardFeed] = {}
+        self._lock = asyncio.Lock()
+
+    async def _feed(self, ward: str) -> _WardFeed:
+        async with self._lock:
+            feed = self._feeds.get(ward)
+            if feed is None:
+                feed = _WardFeed(ward, self._keys.ward_stream(ward), self._redis)
+                await feed.start()
+                self._feeds[ward] = feed
+            return feed
+
+    async def _snapshot(self, ward: str) -> tuple[list[dict[str, Any]], str]:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hgetall(self._keys.ward_active(ward))
+            pipe.xrevrange(self._keys.ward_stream(ward), count=1)
+            active, newest = await pipe.execute()
+        alerts = [json.loads(v) for v in active.values()]
+        rank = {"high": 3, "medium": 2, "low": 1}
+        alerts.sort(key=lambda a: (-rank.get(a.get("priority", ""), 0), a.get("raised_ts_ms", 0)))
+        return alerts, (newest[0][0] if newest else "0-0")
+
+    async def handler(self, ws: ServerConnection) -> None:
+        try:
+            first = await asyncio.wait_for(ws.recv(), SUBSCRIBE_TIMEOUT_S)
+        except (TimeoutError, ConnectionClosed):
+            await ws.close(1008, "subscribe first")
+            return
+        ward = _parse_subscribe(first)
+        if ward is None:
+            await ws.send(json.dumps({"type": "error", "error": 'expected {"type": "subscribe", "ward": "<ward>"}'}))
+            await ws.close(1008, "subscribe first")
+            return
+        client = _Client(ws, asyncio.Queue(maxsize=self._settings.websocket.client_queue))
+        feed = await self._feed(ward)
+        feed.clients.add(client)  # register before the snapshot: nothing falls between
+        try:
+            alerts, snapshot_id = await self._snapshot(ward)
+            await ws.send(json.dumps({"type": "snapshot", "ward": ward, "alerts": alerts,
+                                      "last_event_id": snapshot_id}))
+            sender = asyncio.create_task(self._send(client, snapshot_id))
+            try:
+                async for message in ws:
+                    await ws.send(json.dumps({"type": "error", "error": f"unsupported message: {str(message)[:200]}"}))
+            finally:
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sender
+        except ConnectionClosed:
+            pass
+        finally:
+            feed.clients.discard(client)
+
+    async def _send(self, client: _Client, after_id: str) -> None:
+        after = _stream_id(after_id)
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                message = await client.queue.get()
+                if _stream_id(message["event_id"]) <= after:
+                    continue  # already in the snapshot
+                await client.ws.send(json.dumps(message))
+
+    async def close(self) -> None:
+        for feed in self._feeds.values():
+            await feed.stop()
+        await self._redis.aclose()
+
+    async def start(self) -> Server:
+        ws = self._settings.websocket
+        return await serve(self.handler, ws.host, ws.port, ping_interval=20, ping_timeout=20, max_size=2**16)
+
+
+def _parse_subscribe(raw: str | bytes) -> str | None:
+    try:
+        doc = json.loads(raw)
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(doc, dict) or doc.get("type") != "subscribe":
+        return None
+    ward = doc.get("ward")
+    if not isinstance(ward, str) or not 0 < len(ward) <= 64:
+        return None
+    return ward
+
+
+async def run_server(settings: Settings, ready: asyncio.Event | None = None) -> None:
+    feed = FeedServer(settings)
+    server = await feed.start()
+    log.info("ward feed on ws://%s:%s", settings.websocket.host, settings.websocket.port)
+    if ready is not None:
+        ready.set()
+    try:
+        await server.serve_forever()
+    finally:
+        server.close()
+        await server.wait_closed()
+        await feed.close()

@@ -1,0 +1,83 @@
+"""Runtime settings: one frozen :class:`Settings`, read from ``EWS_*`` variables.
+
+Nested sections use a double underscore: ``EWS_KAFKA__BOOTSTRAP=127.0.0.1:9092``,
+``EWS_REDIS__PORT=6379``. Build it once at start-up and pass it down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["KafkaSettings", "RedisSettings", "Settings", "StackSettings", "WebSocketSettings"]
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(BaseModel):
+    model_config = _FROZEN
+
+    bootstrap: str = Field(default="127.0.0.1:9092", description="host:port of the broker")
+    controller_port: int = Field(default=9093, description="KRaft controller port of the local stack")
+    app_id: str = Field(default="ews", description="Faust application id (consumer group)")
+    topic_prefix: str = Field(default="", description="prefix for every topic (tests isolate with it)")
+    partitions: int = Field(default=4, ge=1, description="partitions of each topic; all keyed by patient id")
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    @property
+    def host(self) -> str:
+        return self.bootstrap.rsplit(":", 1)[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.bootstrap.rsplit(":", 1)[1])
+
+
+class RedisSettings(BaseModel):
+    model_config = _FROZEN
+
+    host: str = "127.0.0.1"
+    port: int = 6379
+    db: int = 0
+    password: SecretStr | None = None
+    key_prefix: str = Field(default="ews", description="prefix of every Redis key")
+    stream_maxlen: int = Field(default=1_000_000, description="approximate cap of each decision Stream")
+
+    @property
+    def url(self) -> str:
+        auth = f":{self.password.get_secret_value()}@" if self.password else ""
+        return f"redis://{auth}{self.host}:{self.port}/{self.db}"
+
+
+class WebSocketSettings(BaseModel):
+    model_config = _FROZEN
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    client_queue: int = Field(default=256, ge=1, description="messages buffered per client before it is cut")
+
+
+class StackSettings(BaseModel):
+    """The local development stack started by ``ews stack up``."""
+
+    model_config = _FROZEN
+
+    kafka_version: str = "4.4.0"
+    cache_dir: Path = Field(default=Path.home() / ".cache" / "bedside-ews", description="Kafka jars (outside git)")
+    run_dir: Path = Field(default=Path(".ews"), description="data, logs and pid files of the local stack")
+    java_heap: str = "512m"
+    ready_timeout_s: float = 90.0
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EWS_", env_nested_delimiter="__", frozen=True, extra="forbid")
+
+    kafka: KafkaSettings = KafkaSettings()
+    redis: RedisSettings = RedisSettings()
+    websocket: WebSocketSettings = WebSocketSettings()
+    stack: StackSettings = StackSettings()
+    log_level: str = "info"
