@@ -94,7 +94,7 @@ def register_agents(p: Pipeline) -> None:
             if new:
                 log.info("%s %s %s %s", alert.action.value, alert.priority.value, alert.patient_id, alert.reason)
 
-    @p.app.on_before_shutdown.connect
+    @p.app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def close_redis(app: Any, **kwargs: Any) -> None:
         await client.aclose()
 

@@ -166,8 +166,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from stream import stack
 
     s = _settings()
-    for st in stack.up(s):
-        print(st.line(), flush=True)
+    if not args.no_stack:
+        for st in stack.up(s):
+            print(st.line(), flush=True)
     logs = (s.stack.run_dir / "logs").resolve()
     logs.mkdir(parents=True, exist_ok=True)
     exe = [sys.executable, "-m", "stream.cli"]
@@ -199,7 +200,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        print(f"\nstopped worker, feed server and simulator. The stack keeps running: `ews stack down` stops it.",
+        print("\nstopped worker, feed server and simulator. The stack keeps running: `ews stack down` stops it.",
               flush=True)
     return 0
 
@@ -257,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=1)
     d.add_argument("--ward", default="ward-a")
     d.add_argument("--duration", type=float, default=None, help="wall seconds to watch (default: until Ctrl-C)")
+    d.add_argument("--no-stack", action="store_true", help="use Kafka and Redis already running at the configured addresses")
     d.set_defaults(func=cmd_demo)
     return p
 

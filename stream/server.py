@@ -20,7 +20,7 @@ import contextlib
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -35,6 +35,11 @@ log = logging.getLogger(__name__)
 
 SUBSCRIBE_TIMEOUT_S = 10.0
 CLOSE_TOO_SLOW = 1013  # "try again later": the client could not keep up
+
+
+# redis-py's reply shapes with decode_responses=True (its stubs do not narrow them)
+_Entries = list[tuple[str, dict[str, str]]]
+_XReadReply = list[tuple[str, _Entries]]
 
 
 def _stream_id(entry_id: str) -> tuple[int, int]:
@@ -61,14 +66,14 @@ class _WardFeed:
     last_id: str = "0-0"
 
     async def start(self) -> None:
-        newest = await self.redis.xrevrange(self.key, count=1)
+        newest = cast(_Entries, await self.redis.xrevrange(self.key, count=1))
         self.last_id = newest[0][0] if newest else "0-0"
         self.task = asyncio.create_task(self._follow(), name=f"ward-feed:{self.ward}")
 
     async def _follow(self) -> None:
         while True:
             try:
-                batches = await self.redis.xread({self.key: self.last_id}, block=1000, count=500)
+                batches = cast(_XReadReply, await self.redis.xread({self.key: self.last_id}, block=1000, count=500))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - keep following through Redis restarts

@@ -15,7 +15,7 @@ Example
 >>> r = news2(resp_rate_per_min=26, spo2_pct=95, o2_supplemental=False, sbp_mmhg=105,
 ...           heart_rate_bpm=115, acvpu="A", temp_c=38.4)
 >>> r.total, r.risk.value, r.complete
-(9, 'high', True)
+(8, 'high', True)
 """
 
 from __future__ import annotations
