@@ -120,11 +120,12 @@ def _acc_reset(acc: F64, o: int) -> None:
 
 
 @nb.njit(cache=True)
-def _acc_add(acc: F64, o: int, t_min: float, y: float, sign: float) -> None:
+def _acc_add(acc: F64, o: int, t: float, y: float, sign: float, scale: float) -> None:
+    """Add (sign=1) or remove (sign=-1) one point; time differences are scaled to minutes."""
     if math.isnan(acc[o + 6]):
-        acc[o + 6] = t_min
+        acc[o + 6] = t
         acc[o + 7] = y
-    dt = t_min - acc[o + 6]
+    dt = (t - acc[o + 6]) * scale
     dy = y - acc[o + 7]
     acc[o + 0] += sign
     acc[o + 1] += sign * dt
@@ -176,7 +177,7 @@ def _raw_resync(f: F64, i: I64) -> None:
     _acc_reset(f, F_RAW_ACC)
     for s in range(i[I_RAW + 1], i[I_RAW + 0]):
         p = s % RAW_CAP
-        _acc_add(f, F_RAW_ACC, f[F_RAW_T + p] * MIN_PER_MS, f[F_RAW_Y + p], 1.0)
+        _acc_add(f, F_RAW_ACC, f[F_RAW_T + p], f[F_RAW_Y + p], 1.0, MIN_PER_MS)
     i[I_RAW + 6] = 0
 
 
@@ -184,7 +185,7 @@ def _raw_resync(f: F64, i: I64) -> None:
 def _raw_pop(f: F64, i: I64) -> None:
     s = i[I_RAW + 1]
     p = s % RAW_CAP
-    _acc_add(f, F_RAW_ACC, f[F_RAW_T + p] * MIN_PER_MS, f[F_RAW_Y + p], -1.0)
+    _acc_add(f, F_RAW_ACC, f[F_RAW_T + p], f[F_RAW_Y + p], -1.0, MIN_PER_MS)
     i[I_RAW + 1] = s + 1
     if i[I_RAW + 2] < i[I_RAW + 3] and i[I_RAW_MINQ + i[I_RAW + 2] % RAW_CAP] == s:
         i[I_RAW + 2] += 1
@@ -216,7 +217,7 @@ def _raw_push(f: F64, i: I64, t: float, y: float, span: float) -> None:
     p = s % RAW_CAP
     f[F_RAW_T + p] = t
     f[F_RAW_Y + p] = y
-    _acc_add(f, F_RAW_ACC, t * MIN_PER_MS, y, 1.0)
+    _acc_add(f, F_RAW_ACC, t, y, 1.0, MIN_PER_MS)
     b = i[I_RAW + 3]
     while b > i[I_RAW + 2] and f[F_RAW_Y + i[I_RAW_MINQ + (b - 1) % RAW_CAP] % RAW_CAP] >= y:
         b -= 1
@@ -277,7 +278,7 @@ def _min_resync(f: F64, i: I64, k: int) -> None:
     for m in range(max(head - HORIZONS_MIN[k], i[I_MIN + 2]), head):
         v = f[F_MIN_Y + m % MINUTES]
         if not math.isnan(v):
-            _acc_add(f, o, float(m), v, 1.0)
+            _acc_add(f, o, float(m), v, 1.0, 1.0)
     i[I_HREM + k] = 0
 
 
@@ -291,7 +292,7 @@ def _min_push(f: F64, i: I64, q: NDArray[np.int32], m: int, v: float) -> None:
         if leaving >= i[I_MIN + 2] and leaving >= 0:
             old = f[F_MIN_Y + leaving % MINUTES]
             if not math.isnan(old):
-                _acc_add(f, o, float(leaving), old, -1.0)
+                _acc_add(f, o, float(leaving), old, -1.0, 1.0)
                 cap = HORIZON_DEQUE[k]
                 if cap > 0:
                     b = I_HQ + 4 * k
@@ -310,7 +311,7 @@ def _min_push(f: F64, i: I64, q: NDArray[np.int32], m: int, v: float) -> None:
         if i[I_HREM + k] >= HORIZONS_MIN[k]:
             _min_resync(f, i, k)
         elif not math.isnan(v):
-            _acc_add(f, F_HACC + 8 * k, float(m), v, 1.0)
+            _acc_add(f, F_HACC + 8 * k, float(m), v, 1.0, 1.0)
         if not math.isnan(v) and HORIZON_DEQUE[k] > 0:
             b = I_HQ + 4 * k
             e = i[b + 1]
@@ -469,7 +470,7 @@ def _rolling_window_batch(t: F64, y: F64, span: float, cap: int, out: F64) -> No
             for j in range(1, NSTAT):
                 out[n, j] = math.nan
             continue
-        t0 = t[idx[lo]] * MIN_PER_MS
+        t0 = t[idx[lo]]
         y0 = y[idx[lo]]
         st = 0.0
         sy = 0.0
@@ -479,7 +480,7 @@ def _rolling_window_batch(t: F64, y: F64, span: float, cap: int, out: F64) -> No
         mn = math.inf
         mx = -math.inf
         for j in range(lo, hi):
-            dt = t[idx[j]] * MIN_PER_MS - t0
+            dt = (t[idx[j]] - t0) * MIN_PER_MS
             dy = y[idx[j]] - y0
             st += dt
             sy += dy
