@@ -267,7 +267,7 @@ def _min_reset(f: F64, i: I64) -> None:
 @nb.njit(cache=True)
 def _hq_slot(i: I64, k: int, which: int, pos: int) -> int:
     cap = HORIZON_DEQUE[k]
-    return Q_OFF[k] + which * cap + pos % cap
+    return int(Q_OFF[k] + which * cap + pos % cap)
 
 
 @nb.njit(cache=True)
@@ -400,7 +400,7 @@ def _min_stats(f: F64, i: I64, q: NDArray[np.int32], k: int, out: F64) -> float:
     if head < 0 or first < 0 or head <= first:
         return math.nan
     span = min(HORIZONS_MIN[k], head - first)
-    return 1.0 - out[0] / span
+    return float(1.0 - out[0] / span)
 
 
 # ---------------------------------------------------------------------------------

@@ -20,12 +20,13 @@ Example
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from detectors.schemas import RiskClass
 from detectors.scores._bands import Band, BandTable, round_half_up
+from detectors.scores.base import ScoreInputs, ScoreResult, stale_of
 
-__all__ = ["News2Result", "PARAMETERS", "news2", "risk_class"]
+__all__ = ["News2", "News2Result", "PARAMETERS", "news2", "risk_class"]
 
 #: Parameter names in chart order; also the keys of ``News2Result.components``.
 PARAMETERS: tuple[str, ...] = (
@@ -94,10 +95,11 @@ class News2Result:
     risk: RiskClass
     missing: tuple[str, ...] = field(default=())
     scale: int = 1
+    stale: tuple[str, ...] = field(default=())
 
     @property
     def complete(self) -> bool:
-        return not self.missing
+        return not self.missing and not self.stale
 
     @property
     def max_single(self) -> int:
@@ -179,3 +181,40 @@ def _consciousness_points(acvpu: str) -> int:
     if level in {"C", "V", "P", "U"}:
         return 3
     raise ValueError(f"consciousness must be one of A, C, V, P, U; got {acvpu!r}")
+
+
+_USED = {
+    "resp_rate": ("resp_rate_per_min",),
+    "spo2": ("spo2_pct",),
+    "air_or_oxygen": ("o2_supplemental",),
+    "sbp": ("sbp_mmhg",),
+    "pulse": ("heart_rate_bpm",),
+    "consciousness": ("acvpu", "gcs_total"),
+    "temperature": ("temp_c",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class News2:
+    """NEWS2 as a :class:`~detectors.scores.base.Scorer` (Scale 2 set per patient)."""
+
+    name: str = "news2"
+    spo2_scale: int = 1
+
+    def result(self, inputs: ScoreInputs) -> News2Result:
+        r = news2(
+            resp_rate_per_min=inputs.resp_rate_per_min,
+            spo2_pct=inputs.spo2_pct,
+            o2_supplemental=inputs.o2_supplemental,
+            sbp_mmhg=inputs.sbp_mmhg,
+            heart_rate_bpm=inputs.heart_rate_bpm,
+            acvpu=inputs.consciousness(),
+            temp_c=inputs.temp_c,
+            spo2_scale=self.spo2_scale,
+        )
+        return replace(r, stale=stale_of(inputs, _USED))
+
+    def score(self, inputs: ScoreInputs) -> ScoreResult:
+        r = self.result(inputs)
+        return ScoreResult(self.name, r.total, dict(r.components), r.missing, r.stale,
+                           positive=r.risk in (RiskClass.MEDIUM, RiskClass.HIGH), label=r.risk.value)
