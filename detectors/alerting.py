@@ -72,22 +72,28 @@ def decide(
     bed: str,
     ts_ms: int,
     rules: AlertRules = AlertRules(),
+    scores: dict[str, float] | None = None,
 ) -> tuple[ActiveAlert | None, list[Alert]]:
-    """One policy step. Returns the new active alert and zero or one decision."""
+    """One policy step. Returns the new active alert and zero or one decision.
+
+    ``scores`` (other clinical scores at the same tick) travel with the decision
+    as context; they do not drive it.
+    """
+    ctx = dict(scores or {})
     target = priority_for(result, rules)
     if active is None:
         if target is None:
             return None, []
         alert_id = f"news2:{patient_id}:{ts_ms}"
         new = ActiveAlert(alert_id=alert_id, priority=target, raised_ts_ms=ts_ms, step=1, score_total=result.total)
-        return new, [_decision(new, AlertAction.RAISE, result, patient_id, ward, bed, ts_ms)]
+        return new, [_decision(new, AlertAction.RAISE, result, patient_id, ward, bed, ts_ms, ctx)]
     if target is None:
         done = active.model_copy(update={"step": active.step + 1, "score_total": result.total})
-        return None, [_decision(done, AlertAction.RESOLVE, result, patient_id, ward, bed, ts_ms)]
+        return None, [_decision(done, AlertAction.RESOLVE, result, patient_id, ward, bed, ts_ms, ctx)]
     if target.rank <= active.priority.rank:
         return active, []
     new = active.model_copy(update={"priority": target, "step": active.step + 1, "score_total": result.total})
-    return new, [_decision(new, AlertAction.ESCALATE, result, patient_id, ward, bed, ts_ms)]
+    return new, [_decision(new, AlertAction.ESCALATE, result, patient_id, ward, bed, ts_ms, ctx)]
 
 
 def _decision(
@@ -98,6 +104,7 @@ def _decision(
     ward: str,
     bed: str,
     ts_ms: int,
+    scores: dict[str, float],
 ) -> Alert:
     return Alert(
         alert_id=alert.alert_id,
@@ -112,6 +119,8 @@ def _decision(
         risk=result.risk,
         complete=result.complete,
         missing=list(result.missing),
+        stale=list(result.stale),
+        scores=scores,
         reason=_reason(action, result),
         ts_ms=ts_ms,
         raised_ts_ms=alert.raised_ts_ms,
@@ -125,4 +134,6 @@ def _reason(action: AlertAction, result: News2Result) -> str:
         text = f"resolved: {text}"
     if result.missing:
         text += f"; partial score, missing {', '.join(result.missing)}"
+    if result.stale:
+        text += f"; stale {', '.join(result.stale)}"
     return text

@@ -1,60 +1,128 @@
-"""The one core call the scoring agent makes per reading."""
+"""The one core call the scoring agent makes per reading.
+
+:class:`Assessor` keeps a :class:`~detectors.windows.WindowStore` as a working set
+of the patients it has seen. The truth is the patient's state (which carries the
+window bytes): when the cached slot does not match the state it is given (first
+sight, after a restart, after a partition moved), the slot is reloaded from the
+state, so the cache can never disagree with the table.
+
+Per reading: merge the latest values, update the windows (artefact rules apply),
+and on a scoring tick compute the features, every clinical score and the alert
+decision.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import base64
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from detectors.alerting import AlertRules, decide
+from detectors.features import FeatureConfig, build_features, score_inputs
 from detectors.patient import PatientState, apply_reading
 from detectors.schemas import Alert, Reading
-from detectors.scores.news2 import News2Result, news2
+from detectors.scores import Mews, Qsofa, ScoreResult, ShockIndex, Sirs
+from detectors.scores.news2 import News2, News2Result
+from detectors.windows import UPDATE_CODES, VITALS, WindowConfig, WindowStore
 
-__all__ = ["Assessment", "assess", "news2_for"]
+__all__ = ["Assessment", "Assessor", "ScoringConfig", "assess"]
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringConfig:
+    #: score on every reading (0) or at most once per this many ms per patient
+    tick_ms: int = 0
+    rules: AlertRules = field(default_factory=AlertRules)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    windows: WindowConfig = field(default_factory=WindowConfig)
 
 
 @dataclass(frozen=True, slots=True)
 class Assessment:
     state: PatientState
-    news2: News2Result
+    #: None when this reading fell between scoring ticks
+    news2: News2Result | None
     decisions: list[Alert]
+    scores: dict[str, ScoreResult] = field(default_factory=dict)
+    features: dict[str, float] = field(default_factory=dict)
+    #: what the artefact rules did with each windowed vital of the reading
+    vitals: dict[str, str] = field(default_factory=dict)
 
 
-def news2_for(state: PatientState) -> News2Result:
-    """NEWS2 from the patient's latest vitals (GCS 15 counts as Alert, < 15 as not)."""
-    acvpu = state.latest("acvpu")
-    if acvpu is None:
-        gcs = state.latest("gcs_total")
-        if isinstance(gcs, int):
-            acvpu = "A" if gcs >= 15 else "C"
-
-    def num(name: str) -> float | None:
-        v = state.latest(name)
-        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
-
-    o2 = state.latest("o2_supplemental")
-    return news2(
-        resp_rate_per_min=num("resp_rate_per_min"),
-        spo2_pct=num("spo2_pct"),
-        o2_supplemental=o2 if isinstance(o2, bool) else None,
-        sbp_mmhg=num("sbp_mmhg"),
-        heart_rate_bpm=num("heart_rate_bpm"),
-        acvpu=str(acvpu) if acvpu is not None else None,
-        temp_c=num("temp_c"),
-        spo2_scale=state.spo2_scale,
-    )
+_VIDX = {name: i for i, name in enumerate(VITALS)}
 
 
-def assess(state: PatientState | None, reading: Reading, rules: AlertRules = AlertRules()) -> Assessment:
-    """Merge the reading, score NEWS2, step the alert policy."""
-    merged = apply_reading(state, reading)
-    result = news2_for(merged)
-    active, decisions = decide(
-        merged.alert,
-        result,
-        patient_id=merged.patient_id,
-        ward=merged.ward,
-        bed=merged.bed,
-        ts_ms=merged.last_ts_ms,
-        rules=rules,
-    )
-    return Assessment(state=merged.model_copy(update={"alert": active}), news2=result, decisions=decisions)
+class Assessor:
+    def __init__(self, config: ScoringConfig | None = None, capacity: int = 64) -> None:
+        self.config = config or ScoringConfig()
+        self.store = WindowStore(self.config.windows, capacity=capacity)
+        self._synced: dict[str, int] = {}  # patient → readings count the cached slot reflects
+        self._others = (Qsofa(), Sirs(), Mews(), ShockIndex())
+
+    def _sync(self, state: PatientState | None, patient_id: str) -> None:
+        held = state.readings if state else 0
+        if self._synced.get(patient_id) == held:
+            return
+        self.store.evict(patient_id)
+        if state is not None and state.windows:
+            self.store.load(patient_id, base64.b64decode(state.windows))
+        else:
+            self.store.slot(patient_id)
+        self._synced[patient_id] = held
+
+    def forget(self, patient_id: str) -> None:
+        """Drop a patient from the working set (e.g. at discharge)."""
+        self.store.evict(patient_id)
+        self._synced.pop(patient_id, None)
+
+    def assess(self, state: PatientState | None, reading: Reading) -> Assessment:
+        pid = reading.patient_id
+        self._sync(state, pid)
+        merged = apply_reading(state, reading)
+        present = reading.vitals.present()
+        names = [n for n in VITALS if n in present]
+        outcome: dict[str, str] = {}
+        if names:
+            slot = self.store.slot(pid)
+            codes = self.store.update_batch(
+                np.full(len(names), slot, dtype=np.int64),
+                np.array([_VIDX[n] for n in names], dtype=np.int64),
+                np.full(len(names), float(reading.ts_ms)),
+                np.array([float(present[n]) for n in names]),
+            )
+            outcome = {n: UPDATE_CODES[int(c)] for n, c in zip(names, codes)}
+
+        now = merged.last_ts_ms
+        due = self.config.tick_ms <= 0 or now - merged.last_scored_ts_ms >= self.config.tick_ms
+        news: News2Result | None = None
+        scores: dict[str, ScoreResult] = {}
+        features: dict[str, float] = {}
+        decisions: list[Alert] = []
+        active = merged.alert
+        if due:
+            window = self.store.features(pid, float(now))
+            features = build_features(window, merged, now)
+            inputs = score_inputs(window, merged, now, self.config.features)
+            news2_scorer = News2(spo2_scale=merged.spo2_scale)
+            news = news2_scorer.result(inputs)
+            scores = {"news2": news2_scorer.score(inputs)}
+            scores.update({s.name: s.score(inputs) for s in self._others})
+            summary = {name: float(r.total) for name, r in scores.items() if name != "news2"}
+            active, decisions = decide(
+                merged.alert, news, patient_id=pid, ward=merged.ward, bed=merged.bed, ts_ms=now,
+                rules=self.config.rules, scores=summary,
+            )
+        blob = base64.b64encode(self.store.dump(pid)).decode("ascii")
+        new_state = merged.model_copy(update={
+            "alert": active,
+            "windows": blob,
+            "last_scored_ts_ms": now if due else merged.last_scored_ts_ms,
+        })
+        self._synced[pid] = new_state.readings
+        return Assessment(new_state, news, decisions, scores, features, outcome)
+
+
+def assess(state: PatientState | None, reading: Reading, config: ScoringConfig | None = None) -> Assessment:
+    """One-off assessment (a fresh working set; the worker keeps an :class:`Assessor`)."""
+    return Assessor(config, capacity=1).assess(state, reading)

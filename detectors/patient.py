@@ -41,8 +41,12 @@ class PatientState(BaseModel):
     spo2_scale: int = Field(default=1, ge=1, le=2)
     vitals: dict[str, VitalSample] = Field(default_factory=dict)
     alert: ActiveAlert | None = None
+    first_ts_ms: int = 0
     last_ts_ms: int = 0
     readings: int = 0
+    last_scored_ts_ms: int = 0
+    #: the window store's bytes for this patient (base64), see detectors.windows
+    windows: str | None = None
 
     def latest(self, name: str) -> bool | int | float | str | None:
         sample = self.vitals.get(name)
@@ -68,6 +72,9 @@ def apply_reading(state: PatientState | None, reading: Reading) -> PatientState:
         spo2_scale=state.spo2_scale if state else 1,
         vitals=vitals,
         alert=state.alert if state else None,
+        first_ts_ms=min(reading.ts_ms, state.first_ts_ms) if state and state.first_ts_ms else reading.ts_ms,
         last_ts_ms=max(reading.ts_ms, state.last_ts_ms if state else 0),
         readings=(state.readings if state else 0) + 1,
+        last_scored_ts_ms=state.last_scored_ts_ms if state else 0,
+        windows=state.windows if state else None,
     )

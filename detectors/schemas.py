@@ -63,6 +63,11 @@ class Vitals(BaseModel):
     o2_supplemental: bool | None = None
     acvpu: ACVPU | None = None
     gcs_total: Annotated[int, Field(ge=3, le=15)] | None = None
+    # Laboratory values that travel with readings when a gateway has them (used by SIRS).
+    wbc_10e3_per_ul: Annotated[float, Field(ge=0, le=500)] | None = None
+    band_neutrophils_pct: Annotated[float, Field(ge=0, le=100)] | None = None
+    paco2_mmhg: Annotated[float, Field(ge=5, le=200)] | None = None
+    lactate_mmol_l: Annotated[float, Field(ge=0, le=40)] | None = None
 
     @model_validator(mode="after")
     def _at_least_one(self) -> Vitals:
@@ -93,6 +98,10 @@ VITAL_STEMS: dict[str, str] = {
     "map": "map_mmhg",
     "o2_flow": "o2_flow_l_min",
     "fio2": "fio2_pct",
+    "wbc": "wbc_10e3_per_ul",
+    "bands": "band_neutrophils_pct",
+    "paco2": "paco2_mmhg",
+    "lactate": "lactate_mmol_l",
 }
 
 
@@ -163,6 +172,9 @@ class Alert(BaseModel):
     risk: RiskClass
     complete: bool
     missing: list[str] = Field(default_factory=list)
+    stale: list[str] = Field(default_factory=list)
+    #: the other clinical scores at the same tick (qSOFA, SIRS, MEWS, shock index)
+    scores: dict[str, float] = Field(default_factory=dict)
     reason: str
     ts_ms: int
     raised_ts_ms: int

@@ -1,8 +1,9 @@
 """Faust agents. Each one decodes, calls one core function, and emits.
 
 * ``validate_readings``: ``vitals.raw`` → ``vitals.valid`` (or ``vitals.deadletter``)
-* ``score_readings``:    ``vitals.valid`` → patient table, ``alerts``
+* ``score_readings``:    ``vitals.valid`` → patient table, ``alerts``, ``scores``
 * ``publish_alerts``:    ``alerts`` → Redis (state, Streams)
+* ``publish_scores``:    ``scores`` → Redis (latest scores per ward)
 
 No agent dies on bad input: a message that cannot be decoded is sent to the
 dead-letter topic with its original bytes and the reason, counted, and the
@@ -13,17 +14,21 @@ offset of an alert is only committed once Redis has it.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import math
 import time
 from typing import Any
 
 import redis.exceptions
 
-from detectors.assess import assess
+from detectors.assess import Assessment, Assessor, ScoringConfig
+from detectors.features import FeatureConfig
 from detectors.errors import InvalidReading
 from detectors.ingest import decode_reading
 from detectors.patient import PatientState
 from detectors.schemas import Alert, Reading
+from detectors.scores import ScoreResult
 from stream.app import Pipeline
 from stream.sinks.redis_store import RedisAlertSink, redis_client
 
@@ -32,9 +37,34 @@ __all__ = ["register_agents"]
 log = logging.getLogger(__name__)
 
 
+def scores_message(reading: Reading, result: Assessment) -> bytes:
+    """The per-tick record on the ``scores`` topic (NaN features become null)."""
+
+    def one(r: ScoreResult) -> dict[str, Any]:
+        total = None if math.isnan(r.total) else r.total
+        return {"total": total, "components": r.components, "complete": r.complete, "missing": list(r.missing),
+                "stale": list(r.stale), "positive": r.positive, "label": r.label}
+
+    state = result.state
+    doc = {
+        "patient_id": state.patient_id,
+        "ward": state.ward,
+        "bed": state.bed,
+        "ts_ms": state.last_ts_ms,
+        "scores": {name: one(r) for name, r in result.scores.items()},
+        "features": {k: (None if math.isnan(v) else v) for k, v in result.features.items()},
+        "artefacts": {k: v for k, v in result.vitals.items() if v != "accepted"},
+    }
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
 def register_agents(p: Pipeline) -> None:
     client = redis_client(p.settings.redis)
     sink = RedisAlertSink(client, p.settings.redis)
+    sc = p.settings.scoring
+    assessor = Assessor(ScoringConfig(tick_ms=int(sc.tick_s * 1000),
+                                      features=FeatureConfig(stale_after_s=sc.stale_after_s)))
+    assessor.store.warm()  # compile (or load cached) kernels before the first reading
 
     async def dead_letter(event: Any, code: str, reason: str) -> None:
         msg = event.message
@@ -73,7 +103,7 @@ def register_agents(p: Pipeline) -> None:
                 reading = Reading.model_validate_json(event.value)
                 held = p.patients.get(reading.patient_id)
                 state = PatientState.model_validate(held) if held is not None else None
-                result = assess(state, reading)
+                result = assessor.assess(state, reading)
             except Exception as exc:  # noqa: BLE001 - never die on input; record it
                 log.exception("cannot score a validated reading")
                 await dead_letter(event, "internal_error", f"{type(exc).__name__}: {exc}")
@@ -81,6 +111,8 @@ def register_agents(p: Pipeline) -> None:
             p.patients[reading.patient_id] = result.state.model_dump(mode="json")
             for decision in result.decisions:
                 await p.alerts.send(key=decision.patient_id.encode(), value=decision.model_dump_json().encode())
+            if result.scores:
+                await p.scores.send(key=reading.patient_id.encode(), value=scores_message(reading, result))
 
     @p.app.agent(p.alerts, name="publish_alerts")
     async def publish_alerts(stream: Any) -> None:
@@ -93,6 +125,18 @@ def register_agents(p: Pipeline) -> None:
             new = await _retry(lambda: sink.write(alert), f"write alert {alert.decision_id}")
             if new:
                 log.info("%s %s %s %s", alert.action.value, alert.priority.value, alert.patient_id, alert.reason)
+
+    @p.app.agent(p.scores, name="publish_scores")
+    async def publish_scores(stream: Any) -> None:
+        async for event in stream.events():
+            try:
+                doc = json.loads(event.value)
+                summary = json.dumps({"bed": doc["bed"], "ts_ms": doc["ts_ms"], "scores": doc["scores"]})
+                ward, pid = str(doc["ward"]), str(doc["patient_id"])
+            except Exception as exc:  # noqa: BLE001 - never die on input; record it
+                await dead_letter(event, "invalid_scores", f"{type(exc).__name__}: {exc}")
+                continue
+            await _retry(lambda: sink.write_scores(ward, pid, summary), f"write scores of {pid}")
 
     @p.app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def close_redis(app: Any, **kwargs: Any) -> None:

@@ -23,6 +23,7 @@ class Pipeline:
     raw: Any
     valid: Any
     alerts: Any
+    scores: Any
     outcomes: Any
     deadletter: Any
     patients: Any
@@ -71,6 +72,7 @@ def create_app(settings: Settings) -> Pipeline:
         raw=raw_topic(names.raw),
         valid=raw_topic(names.valid),
         alerts=raw_topic(names.alerts),
+        scores=raw_topic(names.scores),
         outcomes=raw_topic(names.outcomes),
         deadletter=raw_topic(names.deadletter),
         patients=patients,

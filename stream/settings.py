@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["KafkaSettings", "RedisSettings", "Settings", "StackSettings", "WebSocketSettings"]
+__all__ = ["KafkaSettings", "RedisSettings", "ScoringSettings", "Settings", "StackSettings", "WebSocketSettings"]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -61,6 +61,13 @@ class WebSocketSettings(BaseModel):
     client_queue: int = Field(default=256, ge=1, description="messages buffered per client before it is cut")
 
 
+class ScoringSettings(BaseModel):
+    model_config = _FROZEN
+
+    tick_s: float = Field(default=0.0, ge=0, description="score each patient at most this often (0 = every reading)")
+    stale_after_s: float = Field(default=3600.0, gt=0, description="a vital older than this is reported stale")
+
+
 class StackSettings(BaseModel):
     """The local development stack started by ``ews stack up``."""
 
@@ -79,5 +86,6 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     redis: RedisSettings = RedisSettings()
     websocket: WebSocketSettings = WebSocketSettings()
+    scoring: ScoringSettings = ScoringSettings()
     stack: StackSettings = StackSettings()
     log_level: str = "info"

@@ -1,6 +1,6 @@
 """Topic names, one per stage, all keyed by patient id.
 
-``vitals.raw`` → (validate) → ``vitals.valid`` → (score) → ``alerts`` → sinks;
+``vitals.raw`` → (validate) → ``vitals.valid`` → (score) → ``alerts`` and ``scores`` → sinks;
 anything ingest rejects goes to ``vitals.deadletter`` with the original bytes as
 its value and the reason in its headers; ground truth arrives on ``outcomes``.
 """
@@ -33,6 +33,7 @@ class Topics:
     raw: str
     valid: str
     alerts: str
+    scores: str
     outcomes: str
     deadletter: str
 
@@ -42,12 +43,13 @@ class Topics:
             raw=kafka.topic("vitals.raw"),
             valid=kafka.topic("vitals.valid"),
             alerts=kafka.topic("alerts"),
+            scores=kafka.topic("scores"),
             outcomes=kafka.topic("outcomes"),
             deadletter=kafka.topic("vitals.deadletter"),
         )
 
     def all(self) -> tuple[str, ...]:
-        return (self.raw, self.valid, self.alerts, self.outcomes, self.deadletter)
+        return (self.raw, self.valid, self.alerts, self.scores, self.outcomes, self.deadletter)
 
 
 async def ensure_topics(kafka: KafkaSettings) -> list[str]:

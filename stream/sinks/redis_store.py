@@ -6,6 +6,7 @@ Keys (``p`` = ``settings.redis.key_prefix``)::
     p:ward:<ward>:active            HASH  patient_id → JSON of the active alert (snapshot)
     p:decisions                     STREAM every decision, all wards (audit log)
     p:ward:<ward>:decisions         STREAM every decision of one ward (live feed, resume)
+    p:ward:<ward>:scores            HASH  patient_id → JSON of the latest clinical scores
     p:seen:<decision_id>            STRING de-duplication marker (expires)
     p:metrics                       HASH  counters (e.g. deadletter:<code>)
 
@@ -64,6 +65,9 @@ class Keys:
     def all_stream(self) -> str:
         return f"{self.prefix}:decisions"
 
+    def ward_scores(self, ward: str) -> str:
+        return f"{self.prefix}:ward:{ward}:scores"
+
     def seen(self, decision_id: str) -> str:
         return f"{self.prefix}:seen:{decision_id}"
 
@@ -92,6 +96,9 @@ class RedisAlertSink:
                   alert.decision_id, alert.alert_id, alert.priority.value, alert.ward, alert.ts_ms],
         )
         return cast(int | str, result) != 0
+
+    async def write_scores(self, ward: str, patient_id: str, payload: str) -> None:
+        await self._client.hset(self._keys.ward_scores(ward), patient_id, payload)
 
     async def count(self, field: str, by: int = 1) -> None:
         await self._client.hincrby(self._keys.metrics, field, by)

@@ -56,19 +56,31 @@ def test_deteriorating_patient_reaches_only_its_wards_screen(isolated: Isolated,
     assert alert["score_total"] == 10 and alert["components"]["resp_rate"] == 3
     assert leaked == [], f"ward B received {leaked}"
 
-    async def redis_state() -> tuple[list[tuple[str, dict[str, str]]], dict[str, str], dict[str, str]]:
+    async def redis_state() -> tuple[list[tuple[str, dict[str, str]]], dict[str, str], dict[str, str], dict[str, str]]:
         r = aioredis.Redis.from_url(s.redis.url, decode_responses=True)
         keys = Keys(s.redis.key_prefix)
         try:
+            deadline = time.monotonic() + DEADLINE_S
+            while time.monotonic() < deadline:
+                scores = await r.hgetall(keys.ward_scores(ward_a))
+                if "PA" in scores and json.loads(scores["PA"])["ts_ms"] == BASE_TS + 10 * MIN:
+                    break
+                await asyncio.sleep(0.2)
             return (await r.xrange(keys.all_stream), await r.hgetall(keys.ward_active(ward_a)),
-                    await r.hgetall(keys.ward_active(ward_b)))
+                    await r.hgetall(keys.ward_active(ward_b)), scores)
         finally:
             await r.aclose()
 
-    log, active_a, active_b = asyncio.run(redis_state())
+    log, active_a, active_b, scores = asyncio.run(redis_state())
     assert [f["decision_id"] for _, f in log] == [alert["decision_id"]]
     assert json.loads(log[0][1]["alert"]) == alert
     assert list(active_a) == ["PA"] and active_b == {}
+    # Every clinical score of the latest tick is in Redis for the ward screen.
+    latest = json.loads(scores["PA"])["scores"]
+    assert set(latest) == {"news2", "qsofa", "sirs", "mews", "shock_index"}
+    assert latest["news2"]["total"] == 10 and latest["qsofa"]["total"] == 2  # RR 26, SBP 95
+    assert latest["sirs"]["missing"] == ["wbc"] and latest["shock_index"]["total"] == round(120 / 95, 3)
+    assert set(alert["scores"]) == {"qsofa", "sirs", "mews", "shock_index"}
 
 
 def test_state_survives_a_worker_restart(isolated: Isolated, feed: Proc) -> None:

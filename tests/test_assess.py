@@ -1,0 +1,99 @@
+"""The scoring path: windows, artefacts, staleness, ticks and the state round trip."""
+
+from __future__ import annotations
+
+import math
+
+from detectors.assess import Assessor, ScoringConfig
+from detectors.ingest import decode_reading
+from detectors.patient import PatientState
+from detectors.schemas import Reading
+from tests.helpers import BASE_TS, STABLE, encode, reading
+
+S15 = 15_000
+
+
+def r(ts: int, **vitals: object) -> Reading:
+    return decode_reading(encode(reading("PX", ts_ms=ts, vitals={**STABLE, **vitals})))
+
+
+def run(a: Assessor, readings: list[Reading], state: PatientState | None = None) -> list:  # type: ignore[type-arg]
+    out = []
+    for x in readings:
+        res = a.assess(state, x)
+        state = res.state
+        out.append(res)
+    return out
+
+
+def test_a_single_sample_spike_never_reaches_news2() -> None:
+    seq = [r(BASE_TS + i * S15) for i in range(10)]
+    seq.insert(5, r(BASE_TS + 4 * S15 + 7_000, heart_rate_bpm=150))
+    res = run(Assessor(), seq)
+    assert [x.vitals["heart_rate_bpm"] for x in res[4:7]] == ["accepted", "pending", "spike"]
+    assert all(x.news2 is not None and x.news2.components["pulse"] == 0 for x in res)
+    assert not any(x.decisions for x in res)
+
+
+def test_a_confirmed_jump_is_scored() -> None:
+    seq = [r(BASE_TS + i * S15) for i in range(5)] + [r(BASE_TS + (5 + i) * S15, heart_rate_bpm=140) for i in range(3)]
+    res = run(Assessor(), seq)
+    assert res[5].vitals["heart_rate_bpm"] == "pending" and res[5].news2.components["pulse"] == 0  # type: ignore[union-attr]
+    assert res[6].news2.components["pulse"] == 3  # type: ignore[union-attr]
+    assert [d.action.value for d in res[6].decisions] == ["raise"]  # single parameter 3 → low
+
+
+def test_probe_off_is_flagged_not_scored() -> None:
+    res = run(Assessor(), [r(BASE_TS), r(BASE_TS + S15, spo2_pct=0)])
+    assert res[1].vitals["spo2_pct"] == "probe_off"
+    assert res[1].news2.components["spo2"] == 0  # type: ignore[union-attr]  # still the last valid 97 %
+    assert res[1].features["spo2_pct.probe_off_age_s"] == 0.0
+
+
+def test_stale_vitals_are_reported() -> None:
+    a = Assessor(ScoringConfig())
+    first = a.assess(None, r(BASE_TS))
+    later = a.assess(first.state, decode_reading(encode(reading("PX", ts_ms=BASE_TS + 2 * 3_600_000,
+                                                                vitals={"heart_rate_bpm": 135}))))
+    n = later.news2
+    assert n is not None and "resp_rate" in n.stale and "pulse" not in n.stale and not n.complete
+    assert later.decisions and "stale" in later.decisions[0].reason
+
+
+def test_scoring_tick_limits_work_per_patient() -> None:
+    a = Assessor(ScoringConfig(tick_ms=60_000))
+    res = run(a, [r(BASE_TS + i * S15) for i in range(9)])
+    assert [x.news2 is not None for x in res] == [True, False, False, False, True, False, False, False, True]
+
+
+def test_trend_features() -> None:
+    # Heart rate climbing 20 bpm/h, one reading a minute for 90 minutes.
+    seq = [r(BASE_TS + m * 60_000, heart_rate_bpm=70 + m / 3) for m in range(91)]
+    f = run(Assessor(), seq)[-1].features
+    assert math.isclose(f["heart_rate_bpm.m60_slope_per_h"], 20.0, rel_tol=1e-6)
+    assert math.isclose(f["heart_rate_bpm.m15_slope_per_h"], 20.0, rel_tol=1e-6)
+    assert f["heart_rate_bpm.missing_1h"] == 0.0
+    assert f["heart_rate_bpm.baseline_dev"] > 0
+    assert math.isclose(f["shock_index"], f["heart_rate_bpm.latest"] / 124, rel_tol=1e-9)
+    assert math.isnan(f["map_mmhg_derived"])  # no DBP or MAP in these readings
+
+
+def test_state_carries_windows_exactly_across_assessors() -> None:
+    seq = [r(BASE_TS + m * 60_000, heart_rate_bpm=70 + m) for m in range(30)]
+    one = Assessor()
+    res = run(one, seq)
+    # A second worker (or a restarted one) continues from the table's state alone.
+    two = Assessor()
+    nxt = r(BASE_TS + 30 * 60_000, heart_rate_bpm=100)
+    a, b = one.assess(res[-1].state, nxt), two.assess(res[-1].state, nxt)
+    assert a.state == b.state and a.features.keys() == b.features.keys()
+    assert all((x == y) or (math.isnan(x) and math.isnan(y)) for x, y in zip(a.features.values(), b.features.values()))
+
+
+def test_cache_reloads_when_the_state_moved_on_elsewhere() -> None:
+    a, b = Assessor(), Assessor()
+    s1 = a.assess(None, r(BASE_TS)).state
+    s2 = b.assess(s1, r(BASE_TS + S15, heart_rate_bpm=75)).state  # another worker took a reading
+    s3 = a.assess(s2, r(BASE_TS + 2 * S15)).state  # a must not use its stale cache
+    assert s3.readings == 3
+    assert a.store.counters("PX")["heart_rate_bpm"]["accepted"] == 3
