@@ -34,7 +34,8 @@ from numpy.typing import NDArray
 
 __all__ = [
     "HORIZONS_MIN",
-    "HORIZON_DEQUE",
+    "HORIZON_MINMAX",
+    "horizon_table",
     "MINUTES",
     "RAW_CAP",
     "STAT_FIELDS",
@@ -54,9 +55,9 @@ I64 = NDArray[np.int64]
 # ---------------------------------------------------------------------------------
 RAW_CAP = 64  #: raw samples kept per vital
 MINUTES = 360  #: minute slots kept per vital (6 h)
-HORIZONS_MIN = np.array([15, 60, 360], dtype=np.int64)  #: minute-window horizons
-HORIZON_DEQUE = np.array([15, 60, 0], dtype=np.int64)  #: min/max deque capacity (0 = none)
-K = 3
+HORIZONS_MIN = (15, 60, 360)  #: default minute-window horizons
+HORIZON_MINMAX = (True, True, False)  #: which default horizons keep min/max deques
+K = 3  #: horizons per vital (their lengths are configurable, up to MINUTES)
 MIN_PER_MS = 1.0 / 60_000.0
 
 # float64 buffer
@@ -83,11 +84,27 @@ I_HREM = I_HQ + 4 * K  # K removals since resync
 I_CNT = I_HREM + K  # accepted, late, spike, implausible, probe_off, missing
 NI = I_CNT + 6
 
-# int32 buffer: minute deques, min then max, per horizon
-Q_OFF = np.zeros(K, dtype=np.int64)
-for _k in range(1, K):
-    Q_OFF[_k] = Q_OFF[_k - 1] + 2 * HORIZON_DEQUE[_k - 1]
-NQ = int(Q_OFF[K - 1] + 2 * HORIZON_DEQUE[K - 1])
+# int32 buffer: minute deques, min then max, per horizon; its size depends on the
+# horizons, described by a table ``hz[k] = (horizon minutes, deque capacity, offset)``.
+
+
+def horizon_table(horizons: tuple[int, ...] = HORIZONS_MIN,
+                  minmax: tuple[bool, ...] = HORIZON_MINMAX) -> tuple[I64, int]:
+    """``(hz, nq)``: the horizon table the minute kernels take, and the int32 buffer size."""
+    if len(horizons) != K or len(minmax) != K:
+        raise ValueError(f"need exactly {K} horizons")
+    if any(not 1 <= h <= MINUTES for h in horizons):
+        raise ValueError(f"horizons must be 1..{MINUTES} minutes, got {horizons}")
+    hz = np.zeros((K, 3), dtype=np.int64)
+    off = 0
+    for k, (h, mm) in enumerate(zip(horizons, minmax)):
+        cap = h if mm else 0
+        hz[k] = (h, cap, off)
+        off += 2 * cap
+    return hz, off
+
+
+DEFAULT_HZ, NQ = horizon_table()
 
 #: Columns of a statistics row.
 STAT_FIELDS = ("n", "mean", "var", "min", "max", "slope_per_min")
@@ -265,17 +282,17 @@ def _min_reset(f: F64, i: I64) -> None:
 
 
 @nb.njit(cache=True)
-def _hq_slot(i: I64, k: int, which: int, pos: int) -> int:
-    cap = HORIZON_DEQUE[k]
-    return int(Q_OFF[k] + which * cap + pos % cap)
+def _hq_slot(hz: I64, k: int, which: int, pos: int) -> int:
+    cap = hz[k, 1]
+    return int(hz[k, 2] + which * cap + pos % cap)
 
 
 @nb.njit(cache=True)
-def _min_resync(f: F64, i: I64, k: int) -> None:
+def _min_resync(f: F64, i: I64, hz: I64, k: int) -> None:
     o = F_HACC + 8 * k
     _acc_reset(f, o)
     head = i[I_MIN + 0]
-    for m in range(max(head - HORIZONS_MIN[k], i[I_MIN + 2]), head):
+    for m in range(max(head - hz[k, 0], i[I_MIN + 2]), head):
         v = f[F_MIN_Y + m % MINUTES]
         if not math.isnan(v):
             _acc_add(f, o, float(m), v, 1.0, 1.0)
@@ -283,22 +300,21 @@ def _min_resync(f: F64, i: I64, k: int) -> None:
 
 
 @nb.njit(cache=True)
-def _min_push(f: F64, i: I64, q: NDArray[np.int32], m: int, v: float) -> None:
+def _min_push(f: F64, i: I64, q: NDArray[np.int32], hz: I64, m: int, v: float) -> None:
     """Close minute ``m`` (== head) with mean ``v`` (NaN if it had no sample)."""
     slot = m % MINUTES
     for k in range(K):
-        leaving = m - HORIZONS_MIN[k]
+        leaving = m - hz[k, 0]
         o = F_HACC + 8 * k
         if leaving >= i[I_MIN + 2] and leaving >= 0:
             old = f[F_MIN_Y + leaving % MINUTES]
             if not math.isnan(old):
                 _acc_add(f, o, float(leaving), old, -1.0, 1.0)
-                cap = HORIZON_DEQUE[k]
-                if cap > 0:
+                if hz[k, 1] > 0:
                     b = I_HQ + 4 * k
-                    if i[b] < i[b + 1] and q[_hq_slot(i, k, 0, i[b])] == leaving:
+                    if i[b] < i[b + 1] and q[_hq_slot(hz, k, 0, i[b])] == leaving:
                         i[b] += 1
-                    if i[b + 2] < i[b + 3] and q[_hq_slot(i, k, 1, i[b + 2])] == leaving:
+                    if i[b + 2] < i[b + 3] and q[_hq_slot(hz, k, 1, i[b + 2])] == leaving:
                         i[b + 2] += 1
                 if f[o] < 0.5:
                     _acc_reset(f, o)
@@ -308,26 +324,26 @@ def _min_push(f: F64, i: I64, q: NDArray[np.int32], m: int, v: float) -> None:
     f[F_MIN_Y + slot] = v
     i[I_MIN + 0] = m + 1
     for k in range(K):
-        if i[I_HREM + k] >= HORIZONS_MIN[k]:
-            _min_resync(f, i, k)
+        if i[I_HREM + k] >= hz[k, 0]:
+            _min_resync(f, i, hz, k)
         elif not math.isnan(v):
             _acc_add(f, F_HACC + 8 * k, float(m), v, 1.0, 1.0)
-        if not math.isnan(v) and HORIZON_DEQUE[k] > 0:
+        if not math.isnan(v) and hz[k, 1] > 0:
             b = I_HQ + 4 * k
             e = i[b + 1]
-            while e > i[b] and f[F_MIN_Y + q[_hq_slot(i, k, 0, e - 1)] % MINUTES] >= v:
+            while e > i[b] and f[F_MIN_Y + q[_hq_slot(hz, k, 0, e - 1)] % MINUTES] >= v:
                 e -= 1
-            q[_hq_slot(i, k, 0, e)] = m
+            q[_hq_slot(hz, k, 0, e)] = m
             i[b + 1] = e + 1
             e = i[b + 3]
-            while e > i[b + 2] and f[F_MIN_Y + q[_hq_slot(i, k, 1, e - 1)] % MINUTES] <= v:
+            while e > i[b + 2] and f[F_MIN_Y + q[_hq_slot(hz, k, 1, e - 1)] % MINUTES] <= v:
                 e -= 1
-            q[_hq_slot(i, k, 1, e)] = m
+            q[_hq_slot(hz, k, 1, e)] = m
             i[b + 3] = e + 1
 
 
 @nb.njit(cache=True)
-def _min_clear_to(f: F64, i: I64, q: NDArray[np.int32], minute: int) -> None:
+def _min_clear_to(f: F64, i: I64, minute: int) -> None:
     """Forget everything (a gap longer than the calendar) and restart at ``minute``."""
     first = i[I_MIN + 2]
     _min_reset(f, i)
@@ -336,7 +352,7 @@ def _min_clear_to(f: F64, i: I64, q: NDArray[np.int32], minute: int) -> None:
 
 
 @nb.njit(cache=True)
-def _min_advance(f: F64, i: I64, q: NDArray[np.int32], minute: int) -> None:
+def _min_advance(f: F64, i: I64, q: NDArray[np.int32], hz: I64, minute: int) -> None:
     """Close every minute before ``minute`` (the open one with its mean, gaps as NaN)."""
     head = i[I_MIN + 0]
     if head < 0 or minute <= head:
@@ -345,11 +361,11 @@ def _min_advance(f: F64, i: I64, q: NDArray[np.int32], minute: int) -> None:
     if minute - head > MINUTES + 1:
         mean = f[F_OPEN] / f[F_OPEN + 1] if open_m >= 0 and f[F_OPEN + 1] > 0 else math.nan
         if open_m >= minute - MINUTES:
-            _min_clear_to(f, i, q, open_m)
-            _min_push(f, i, q, open_m, mean)
+            _min_clear_to(f, i, open_m)
+            _min_push(f, i, q, hz, open_m, mean)
             head = open_m + 1
         else:
-            _min_clear_to(f, i, q, minute)  # every slot in reach is empty: nothing to push
+            _min_clear_to(f, i, minute)  # every slot in reach is empty: nothing to push
             head = minute
         i[I_MIN + 1] = -1
         f[F_OPEN] = 0.0
@@ -357,9 +373,9 @@ def _min_advance(f: F64, i: I64, q: NDArray[np.int32], minute: int) -> None:
         open_m = -1
     for m in range(head, minute):
         if m == open_m and f[F_OPEN + 1] > 0:
-            _min_push(f, i, q, m, f[F_OPEN] / f[F_OPEN + 1])
+            _min_push(f, i, q, hz, m, f[F_OPEN] / f[F_OPEN + 1])
         else:
-            _min_push(f, i, q, m, math.nan)
+            _min_push(f, i, q, hz, m, math.nan)
     if open_m >= 0 and open_m < minute:
         i[I_MIN + 1] = -1
         f[F_OPEN] = 0.0
@@ -367,7 +383,7 @@ def _min_advance(f: F64, i: I64, q: NDArray[np.int32], minute: int) -> None:
 
 
 @nb.njit(cache=True)
-def _min_add(f: F64, i: I64, q: NDArray[np.int32], t: float, y: float) -> bool:
+def _min_add(f: F64, i: I64, q: NDArray[np.int32], hz: I64, t: float, y: float) -> bool:
     """Add a sample to its minute. False if that minute is already closed (late)."""
     minute = int(math.floor(t / 60_000.0))
     if i[I_MIN + 0] < 0:
@@ -376,7 +392,7 @@ def _min_add(f: F64, i: I64, q: NDArray[np.int32], t: float, y: float) -> bool:
             i[I_MIN + 2] = minute
     if minute < i[I_MIN + 0]:
         return False
-    _min_advance(f, i, q, minute)
+    _min_advance(f, i, q, hz, minute)
     i[I_MIN + 1] = minute
     f[F_OPEN] += y
     f[F_OPEN + 1] += 1.0
@@ -384,14 +400,13 @@ def _min_add(f: F64, i: I64, q: NDArray[np.int32], t: float, y: float) -> bool:
 
 
 @nb.njit(cache=True)
-def _min_stats(f: F64, i: I64, q: NDArray[np.int32], k: int, out: F64) -> float:
+def _min_stats(f: F64, i: I64, q: NDArray[np.int32], hz: I64, k: int, out: F64) -> float:
     """Stats of horizon ``k`` over closed minutes; returns the fraction of minutes missing."""
     _acc_stats(f, F_HACC + 8 * k, out)
-    cap = HORIZON_DEQUE[k]
     b = I_HQ + 4 * k
-    if cap > 0 and i[b] < i[b + 1]:
-        out[3] = f[F_MIN_Y + q[_hq_slot(i, k, 0, i[b])] % MINUTES]
-        out[4] = f[F_MIN_Y + q[_hq_slot(i, k, 1, i[b + 2])] % MINUTES]
+    if hz[k, 1] > 0 and i[b] < i[b + 1]:
+        out[3] = f[F_MIN_Y + q[_hq_slot(hz, k, 0, i[b])] % MINUTES]
+        out[4] = f[F_MIN_Y + q[_hq_slot(hz, k, 1, i[b + 2])] % MINUTES]
     else:
         out[3] = math.nan
         out[4] = math.nan
@@ -399,7 +414,7 @@ def _min_stats(f: F64, i: I64, q: NDArray[np.int32], k: int, out: F64) -> float:
     first = i[I_MIN + 2]
     if head < 0 or first < 0 or head <= first:
         return math.nan
-    span = min(HORIZONS_MIN[k], head - first)
+    span = min(hz[k, 0], head - first)
     return float(1.0 - out[0] / span)
 
 
@@ -426,10 +441,10 @@ def _ewma_update(f: F64, t: float, y: float, tau: float) -> None:
 
 
 @nb.njit(cache=True)
-def _new_state() -> tuple[F64, I64, NDArray[np.int32]]:
+def _new_state(nq: int) -> tuple[F64, I64, NDArray[np.int32]]:
     f = np.full(NF, math.nan)
     i = np.zeros(NI, dtype=np.int64)
-    q = np.zeros(max(NQ, 1), dtype=np.int32)
+    q = np.zeros(max(nq, 1), dtype=np.int32)
     _raw_reset(f, i)
     _min_reset(f, i)
     return f, i, q
@@ -437,7 +452,7 @@ def _new_state() -> tuple[F64, I64, NDArray[np.int32]]:
 
 @nb.njit(cache=True)
 def _rolling_window(t: F64, y: F64, span: float, out: F64) -> None:
-    f, i, q = _new_state()
+    f, i, q = _new_state(0)
     row = np.empty(NSTAT)
     for n in range(t.shape[0]):
         if not math.isnan(y[n]):
@@ -503,22 +518,22 @@ def _rolling_window_batch(t: F64, y: F64, span: float, cap: int, out: F64) -> No
 
 
 @nb.njit(cache=True)
-def _minute_windows(t: F64, y: F64, out: F64, missing: F64) -> None:
-    f, i, q = _new_state()
+def _minute_windows(t: F64, y: F64, hz: I64, nq: int, out: F64, missing: F64) -> None:
+    f, i, q = _new_state(nq)
     row = np.empty(NSTAT)
     for n in range(t.shape[0]):
         if not math.isnan(y[n]):
-            _min_add(f, i, q, t[n], y[n])
-        _min_advance(f, i, q, int(math.floor(t[n] / 60_000.0)))
+            _min_add(f, i, q, hz, t[n], y[n])
+        _min_advance(f, i, q, hz, int(math.floor(t[n] / 60_000.0)))
         for k in range(K):
-            missing[n, k] = _min_stats(f, i, q, k, row)
+            missing[n, k] = _min_stats(f, i, q, hz, k, row)
             for j in range(NSTAT):
                 out[n, k, j] = row[j]
 
 
 @nb.njit(cache=True)
 def _ewma(t: F64, y: F64, tau: float, out: F64) -> None:
-    f, i, q = _new_state()
+    f, i, q = _new_state(0)
     for n in range(t.shape[0]):
         if not math.isnan(y[n]):
             _ewma_update(f, t[n], y[n], tau)
@@ -574,22 +589,26 @@ def rolling_window_batch(t: F64, y: F64, span_ms: float) -> F64:
     return out
 
 
-def minute_windows(t: F64, y: F64) -> tuple[F64, F64]:
+def minute_windows(t: F64, y: F64, horizons: tuple[int, ...] = HORIZONS_MIN,
+                   minmax: tuple[bool, ...] = HORIZON_MINMAX) -> tuple[F64, F64]:
     """Minute-calendar statistics per horizon after each sample.
 
     Returns ``(stats[n, K, 6], fraction_missing[n, K])`` over the closed minutes
-    of each horizon in :data:`HORIZONS_MIN`.
+    of each horizon (min and max are NaN where ``minmax`` is False).
     """
     t, y = _check_series(t, y)
+    hz, nq = horizon_table(horizons, minmax)
     out = np.empty((t.size, K, NSTAT))
     missing = np.empty((t.size, K))
-    _minute_windows(t, y, out, missing)
+    _minute_windows(t, y, hz, nq, out, missing)
     return out, missing
 
 
-def minute_windows_batch(t: F64, y: F64) -> tuple[F64, F64]:
+def minute_windows_batch(t: F64, y: F64, horizons: tuple[int, ...] = HORIZONS_MIN,
+                         minmax: tuple[bool, ...] = HORIZON_MINMAX) -> tuple[F64, F64]:
     """:func:`minute_windows` from scratch with NumPy: minute means, then each horizon."""
     t, y = _check_series(t, y)
+    horizon_table(horizons, minmax)  # validates
     n = t.size
     out = np.full((n, K, NSTAT), np.nan)
     missing = np.full((n, K), np.nan)
@@ -608,7 +627,7 @@ def minute_windows_batch(t: F64, y: F64) -> tuple[F64, F64]:
         ms = minutes[: row + 1][seen]
         ys = y[: row + 1][seen]
         for k in range(K):
-            h = int(HORIZONS_MIN[k])
+            h = int(horizons[k])
             lo = max(head - h, first)
             sel = ms >= lo
             um = np.unique(ms[sel])
@@ -618,7 +637,7 @@ def minute_windows_batch(t: F64, y: F64) -> tuple[F64, F64]:
             missing[row, k] = 1.0 - cnt / min(h, head - first)
             if cnt:
                 out[row, k, 1] = means.mean()
-                if HORIZON_DEQUE[k] > 0:
+                if minmax[k]:
                     out[row, k, 3] = means.min()
                     out[row, k, 4] = means.max()
             if cnt >= 2:

@@ -49,7 +49,6 @@ from detectors.kernels import (
     K,
     NF,
     NI,
-    NQ,
     NSTAT,
     U_ACCEPTED,
     U_IMPLAUSIBLE,
@@ -63,6 +62,7 @@ from detectors.kernels import (
 __all__ = [
     "FEATURE_FIELDS",
     "UPDATE_CODES",
+    "feature_fields",
     "VITALS",
     "WindowConfig",
     "WindowStore",
@@ -91,40 +91,20 @@ UPDATE_CODES = {
     U_MISSING: "missing",
 }
 
-#: Per-vital feature columns produced by :meth:`WindowStore.features`.
-FEATURE_FIELDS: tuple[str, ...] = (
-    "latest",
-    "staleness_s",
-    "ewma",
-    "raw_n",
-    "raw_mean",
-    "raw_sd",
-    "raw_min",
-    "raw_max",
-    "raw_slope_per_h",
-    "m15_mean",
-    "m15_sd",
-    "m15_min",
-    "m15_max",
-    "m15_slope_per_h",
-    "m60_mean",
-    "m60_sd",
-    "m60_min",
-    "m60_max",
-    "m60_slope_per_h",
-    "m360_mean",
-    "m360_sd",
-    "m360_slope_per_h",
-    "missing_15m",
-    "missing_1h",
-    "missing_6h",
-    "baseline_mean",
-    "baseline_sd",
-    "baseline_dev",
-    "baseline_z",
-    "pending",
-    "probe_off_age_s",
-)
+_HEAD_FIELDS = ("latest", "staleness_s", "ewma", "raw_n", "raw_mean", "raw_sd", "raw_min", "raw_max",
+                "raw_slope_per_h")
+_HORIZON_FIELDS = ("mean", "sd", "min", "max", "slope_per_h", "missing")
+_TAIL_FIELDS = ("baseline_mean", "baseline_sd", "baseline_dev", "baseline_z", "pending", "probe_off_age_s")
+
+
+def feature_fields(horizons: tuple[int, ...] = kn.HORIZONS_MIN) -> tuple[str, ...]:
+    """Per-vital feature columns of :meth:`WindowStore.features` (``m60_slope_per_h`` …)."""
+    per_h = tuple(f"m{h}_{name}" for h in horizons for name in _HORIZON_FIELDS)
+    return _HEAD_FIELDS + per_h + _TAIL_FIELDS
+
+
+#: Feature columns at the default horizons.
+FEATURE_FIELDS: tuple[str, ...] = feature_fields()
 NFEAT = len(FEATURE_FIELDS)
 
 
@@ -137,6 +117,8 @@ class WindowConfig:
     spike_window_ms: float = 2 * 60_000.0
     baseline_ms: float = 2 * 3_600_000.0
     probe_off_floor_pct: float = 50.0
+    horizons_min: tuple[int, int, int] = kn.HORIZONS_MIN
+    horizon_minmax: tuple[bool, bool, bool] = kn.HORIZON_MINMAX
     plausible_lo: tuple[float, ...] = (20.0, 2.0, 50.0, 25.0, 40.0, 15.0, 25.0)
     plausible_hi: tuple[float, ...] = (300.0, 80.0, 100.0, 44.0, 300.0, 200.0, 250.0)
     jump: tuple[float, ...] = (30.0, 12.0, 8.0, 1.0, 40.0, 30.0, 30.0)
@@ -148,6 +130,7 @@ class WindowConfig:
         for span in (self.raw_span_ms, self.ewma_tau_ms, self.spike_window_ms, self.baseline_ms):
             if not span > 0:
                 raise ValueError("window spans must be positive")
+        kn.horizon_table(self.horizons_min, self.horizon_minmax)  # validates
 
     def arrays(self) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
         return (np.array(self.plausible_lo), np.array(self.plausible_hi), np.array(self.jump))
@@ -172,10 +155,10 @@ def _init_vital(f: kn.F64, i: kn.I64) -> None:
 
 
 @nb.njit(cache=True)
-def _accept(f: kn.F64, i: kn.I64, q: NDArray[np.int32], t: float, y: float, span: float, tau: float,
-            baseline_ms: float) -> None:
+def _accept(f: kn.F64, i: kn.I64, q: NDArray[np.int32], hz: kn.I64, t: float, y: float, span: float,
+            tau: float, baseline_ms: float) -> None:
     kn._raw_push(f, i, t, y, span)
-    kn._min_add(f, i, q, t, y)
+    kn._min_add(f, i, q, hz, t, y)
     kn._ewma_update(f, t, y, tau)
     f[F_LAST] = t
     f[F_LAST + 1] = y
@@ -191,19 +174,19 @@ def _accept(f: kn.F64, i: kn.I64, q: NDArray[np.int32], t: float, y: float, span
 
 
 @nb.njit(cache=True)
-def _settle_pending(f: kn.F64, i: kn.I64, q: NDArray[np.int32], now: float, span: float, tau: float,
-                    spike_window: float, baseline_ms: float) -> None:
+def _settle_pending(f: kn.F64, i: kn.I64, q: NDArray[np.int32], hz: kn.I64, now: float, span: float,
+                    tau: float, spike_window: float, baseline_ms: float) -> None:
     """A held jump with no contradicting sample within the window is accepted."""
     pt = f[F_PEND]
     if not math.isnan(pt) and now - pt > spike_window:
         py = f[F_PEND + 1]
         f[F_PEND] = math.nan
         f[F_PEND + 1] = math.nan
-        _accept(f, i, q, pt, py, span, tau, baseline_ms)
+        _accept(f, i, q, hz, pt, py, span, tau, baseline_ms)
 
 
 @nb.njit(cache=True)
-def _update_vital(f: kn.F64, i: kn.I64, q: NDArray[np.int32], t: float, y: float, span: float, tau: float,
+def _update_vital(f: kn.F64, i: kn.I64, q: NDArray[np.int32], hz: kn.I64, t: float, y: float, span: float, tau: float,
                   spike_window: float, baseline_ms: float, lo: float, hi: float, jump: float,
                   probe_floor: float, is_spo2: bool) -> int:
     if math.isnan(y):
@@ -221,7 +204,7 @@ def _update_vital(f: kn.F64, i: kn.I64, q: NDArray[np.int32], t: float, y: float
     if y < lo or y > hi:
         i[I_CNT + C_IMPLAUSIBLE] += 1
         return U_IMPLAUSIBLE
-    _settle_pending(f, i, q, t, span, tau, spike_window, baseline_ms)
+    _settle_pending(f, i, q, hz, t, span, tau, spike_window, baseline_ms)
     code = U_ACCEPTED
     if not math.isnan(f[F_PEND]):
         if abs(y - f[F_PEND + 1]) <= jump:
@@ -229,8 +212,8 @@ def _update_vital(f: kn.F64, i: kn.I64, q: NDArray[np.int32], t: float, y: float
             py = f[F_PEND + 1]
             f[F_PEND] = math.nan
             f[F_PEND + 1] = math.nan
-            _accept(f, i, q, pt, py, span, tau, baseline_ms)  # confirmed: a real change
-            _accept(f, i, q, t, y, span, tau, baseline_ms)
+            _accept(f, i, q, hz, pt, py, span, tau, baseline_ms)  # confirmed: a real change
+            _accept(f, i, q, hz, t, y, span, tau, baseline_ms)
             return U_ACCEPTED
         i[I_CNT + C_SPIKE] += 1  # it did not recur: a single-sample spike
         f[F_PEND] = math.nan
@@ -241,15 +224,15 @@ def _update_vital(f: kn.F64, i: kn.I64, q: NDArray[np.int32], t: float, y: float
         f[F_PEND] = t
         f[F_PEND + 1] = y
         return U_PENDING if code == U_ACCEPTED else code
-    _accept(f, i, q, t, y, span, tau, baseline_ms)
+    _accept(f, i, q, hz, t, y, span, tau, baseline_ms)
     return code
 
 
 @nb.njit(cache=True)
-def _features_vital(f: kn.F64, i: kn.I64, q: NDArray[np.int32], now: float, span: float, tau: float,
-                    spike_window: float, baseline_ms: float, out: kn.F64) -> None:
-    _settle_pending(f, i, q, now, span, tau, spike_window, baseline_ms)
-    kn._min_advance(f, i, q, int(math.floor(now / 60_000.0)))
+def _features_vital(f: kn.F64, i: kn.I64, q: NDArray[np.int32], hz: kn.I64, now: float, span: float,
+                    tau: float, spike_window: float, baseline_ms: float, out: kn.F64) -> None:
+    _settle_pending(f, i, q, hz, now, span, tau, spike_window, baseline_ms)
+    kn._min_advance(f, i, q, hz, int(math.floor(now / 60_000.0)))
     row = np.empty(NSTAT)
     last_t = f[F_LAST]
     out[0] = f[F_LAST + 1]
@@ -262,24 +245,16 @@ def _features_vital(f: kn.F64, i: kn.I64, q: NDArray[np.int32], now: float, span
     out[6] = row[3]
     out[7] = row[4]
     out[8] = row[5] * 60.0
-    miss = np.empty(K)
     col = 9
     for k in range(K):
-        miss[k] = kn._min_stats(f, i, q, k, row)
+        missing = kn._min_stats(f, i, q, hz, k, row)
         out[col] = row[1]
         out[col + 1] = math.sqrt(row[2]) if not math.isnan(row[2]) else math.nan
-        if kn.HORIZON_DEQUE[k] > 0:
-            out[col + 2] = row[3]
-            out[col + 3] = row[4]
-            out[col + 4] = row[5] * 60.0
-            col += 5
-        else:
-            out[col + 2] = row[5] * 60.0
-            col += 3
-    out[col] = miss[0]
-    out[col + 1] = miss[1]
-    out[col + 2] = miss[2]
-    col += 3
+        out[col + 2] = row[3]
+        out[col + 3] = row[4]
+        out[col + 4] = row[5] * 60.0
+        out[col + 5] = missing
+        col += 6
     bn = f[F_BASE]
     out[col] = f[F_BASE + 1] if bn > 0 else math.nan
     out[col + 1] = math.sqrt(f[F_BASE + 2] / (bn - 1.0)) if bn > 1 else math.nan
@@ -298,23 +273,23 @@ def _features_vital(f: kn.F64, i: kn.I64, q: NDArray[np.int32], now: float, span
 
 
 @nb.njit(cache=True)
-def _update_many(F: kn.F64, I: kn.I64, Q: NDArray[np.int32], slots: kn.I64, vidx: kn.I64, t: kn.F64,
+def _update_many(F: kn.F64, I: kn.I64, Q: NDArray[np.int32], hz: kn.I64, slots: kn.I64, vidx: kn.I64, t: kn.F64,
                  y: kn.F64, span: float, tau: float, spike_window: float, baseline_ms: float,
                  lo: kn.F64, hi: kn.F64, jump: kn.F64, probe_floor: float, codes: NDArray[np.int8]) -> None:
     for n in range(slots.shape[0]):
         p = slots[n]
         v = vidx[n]
-        codes[n] = _update_vital(F[p, v], I[p, v], Q[p, v], t[n], y[n], span, tau, spike_window, baseline_ms,
+        codes[n] = _update_vital(F[p, v], I[p, v], Q[p, v], hz, t[n], y[n], span, tau, spike_window, baseline_ms,
                                  lo[v], hi[v], jump[v], probe_floor, v == SPO2)
 
 
 @nb.njit(cache=True)
-def _features_many(F: kn.F64, I: kn.I64, Q: NDArray[np.int32], slots: kn.I64, now: kn.F64, span: float,
+def _features_many(F: kn.F64, I: kn.I64, Q: NDArray[np.int32], hz: kn.I64, slots: kn.I64, now: kn.F64, span: float,
                    tau: float, spike_window: float, baseline_ms: float, out: kn.F64) -> None:
     for n in range(slots.shape[0]):
         p = slots[n]
         for v in range(F.shape[1]):
-            _features_vital(F[p, v], I[p, v], Q[p, v], now[n], span, tau, spike_window, baseline_ms, out[n, v])
+            _features_vital(F[p, v], I[p, v], Q[p, v], hz, now[n], span, tau, spike_window, baseline_ms, out[n, v])
 
 
 @nb.njit(cache=True)
@@ -337,11 +312,13 @@ class WindowStore:
     def __init__(self, config: WindowConfig | None = None, capacity: int = 64) -> None:
         self.config = config or WindowConfig()
         self._lo, self._hi, self._jump = self.config.arrays()
+        self._hz, nq = kn.horizon_table(self.config.horizons_min, self.config.horizon_minmax)
+        self.fields = feature_fields(self.config.horizons_min)
         self._slots: dict[str, int] = {}
         self._free: list[int] = []
         self._F = np.empty((0, V, NF))
         self._I = np.empty((0, V, NI), dtype=np.int64)
-        self._Q = np.empty((0, V, max(NQ, 1)), dtype=np.int32)
+        self._Q = np.empty((0, V, max(nq, 1)), dtype=np.int32)
         self._grow(max(1, capacity))
 
     # -- slots -------------------------------------------------------------------
@@ -406,7 +383,7 @@ class WindowStore:
             raise ValueError("vital index out of range")
         codes = np.empty(n, dtype=np.int8)
         c = self.config
-        _update_many(self._F, self._I, self._Q, slots, vidx, ts_ms, values, c.raw_span_ms, c.ewma_tau_ms,
+        _update_many(self._F, self._I, self._Q, self._hz, slots, vidx, ts_ms, values, c.raw_span_ms, c.ewma_tau_ms,
                      c.spike_window_ms, c.baseline_ms, self._lo, self._hi, self._jump, c.probe_off_floor_pct, codes)
         return codes
 
@@ -416,16 +393,16 @@ class WindowStore:
         now_ms = np.ascontiguousarray(now_ms, dtype=np.float64)
         if slots.shape != now_ms.shape or slots.ndim != 1:
             raise ValueError("slots and now_ms must be 1-D of one length")
-        out = np.empty((slots.shape[0], V, NFEAT))
+        out = np.empty((slots.shape[0], V, len(self.fields)))
         c = self.config
-        _features_many(self._F, self._I, self._Q, slots, now_ms, c.raw_span_ms, c.ewma_tau_ms,
+        _features_many(self._F, self._I, self._Q, self._hz, slots, now_ms, c.raw_span_ms, c.ewma_tau_ms,
                        c.spike_window_ms, c.baseline_ms, out)
         return out
 
     def features(self, patient_id: str, now_ms: float) -> dict[str, dict[str, float]]:
         """Features of one patient: ``{vital: {feature: value}}`` (NaN = not available)."""
         row = self.features_batch(np.array([self.slot(patient_id)]), np.array([float(now_ms)]))[0]
-        return {v: dict(zip(FEATURE_FIELDS, map(float, row[j]))) for j, v in enumerate(VITALS)}
+        return {v: dict(zip(self.fields, map(float, row[j]))) for j, v in enumerate(VITALS)}
 
     def counters(self, patient_id: str) -> dict[str, dict[str, int]]:
         s = self.slot(patient_id)

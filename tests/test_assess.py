@@ -72,7 +72,7 @@ def test_trend_features() -> None:
     f = run(Assessor(), seq)[-1].features
     assert math.isclose(f["heart_rate_bpm.m60_slope_per_h"], 20.0, rel_tol=1e-6)
     assert math.isclose(f["heart_rate_bpm.m15_slope_per_h"], 20.0, rel_tol=1e-6)
-    assert f["heart_rate_bpm.missing_1h"] == 0.0
+    assert f["heart_rate_bpm.m60_missing"] == 0.0
     assert f["heart_rate_bpm.baseline_dev"] > 0
     assert math.isclose(f["shock_index"], f["heart_rate_bpm.latest"] / 124, rel_tol=1e-9)
     assert math.isnan(f["map_mmhg_derived"])  # no DBP or MAP in these readings

@@ -70,15 +70,20 @@ def test_raw_window_matches_naive_and_batch(ty: tuple[np.ndarray, np.ndarray], s
     _close(inc[:, 5], ref[:, 5], rtol=1e-5, atol=1e-6)
 
 
+HORIZONS = [(kn.HORIZONS_MIN, kn.HORIZON_MINMAX), ((5, 5, 5), (True, True, True)),
+            ((1, 90, 360), (True, False, True))]
+
+
 @SETTINGS
-@given(series())
-def test_minute_windows_match_naive_and_batch(ty: tuple[np.ndarray, np.ndarray]) -> None:
+@given(series(), st.sampled_from(HORIZONS))
+def test_minute_windows_match_naive_and_batch(ty: tuple[np.ndarray, np.ndarray],
+                                              hm: tuple[tuple[int, ...], tuple[bool, ...]]) -> None:
     t, y = ty
-    inc, miss = kn.minute_windows(t, y)
-    bat, miss_b = kn.minute_windows_batch(t, y)
+    inc, miss = kn.minute_windows(t, y, *hm)
+    bat, miss_b = kn.minute_windows_batch(t, y, *hm)
     _close(inc, bat, rtol=1e-6, atol=1e-6)
     _close(miss, miss_b)
-    ref, miss_r = naive.minute_windows(list(t), list(y), list(kn.HORIZONS_MIN), list(kn.HORIZON_DEQUE > 0))
+    ref, miss_r = naive.minute_windows(list(t), list(y), list(hm[0]), list(hm[1]))
     ref_a = np.array(ref)
     _close(inc[:, :, :2], ref_a[:, :, :2])
     _close(inc[:, :, 3:5], ref_a[:, :, 3:5])
