@@ -10,7 +10,7 @@ PYTEST := $(VENV)/bin/pytest
 # command:debian-package pairs the project needs on the machine
 SYSTEM_TOOLS := java:default-jre-headless mvn:maven redis-server:redis-server kcat:kcat docker-compose:docker-compose
 
-.PHONY: demo test setup system-deps stack-up stack-down stack-status clean
+.PHONY: demo test bench setup system-deps stack-up stack-down stack-status clean
 
 demo: setup
 	$(EWS) demo
@@ -18,6 +18,9 @@ demo: setup
 test: setup
 	$(EWS) stack up
 	EWS_REQUIRE_SERVICES=1 $(PYTEST)
+
+bench: setup
+	$(VENV)/bin/python bench/kernels.py
 
 setup: system-deps $(VENV)/.installed
 
