@@ -25,7 +25,7 @@ import redis.exceptions
 from detectors.assess import Assessment, Assessor, ScoringConfig
 from detectors.features import FeatureConfig
 from detectors.errors import InvalidReading
-from detectors.ingest import decode_reading
+from detectors.ingest import decode_message, detect_format
 from detectors.patient import PatientState
 from detectors.schemas import Alert, Reading
 from detectors.scores import ScoreResult
@@ -68,15 +68,16 @@ def register_agents(p: Pipeline) -> None:
 
     async def dead_letter(event: Any, code: str, reason: str) -> None:
         msg = event.message
+        value = event.value if isinstance(event.value, bytes) else b""
         headers = {
             "ews.error.code": code.encode(),
+            "ews.source.format": detect_format(value).encode(),
             "ews.error.reason": reason.encode(),
             "ews.source.topic": str(msg.topic).encode(),
             "ews.source.partition": str(msg.partition).encode(),
             "ews.source.offset": str(msg.offset).encode(),
             "ews.received.ts_ms": str(int(time.time() * 1000)).encode(),
         }
-        value = event.value if isinstance(event.value, bytes) else b""
         key = event.key if isinstance(event.key, bytes) else None
         await p.deadletter.send(key=key, value=value, headers=headers)
         log.warning("dead-letter %s from %s[%s]@%s: %s", code, msg.topic, msg.partition, msg.offset, reason)
@@ -86,7 +87,7 @@ def register_agents(p: Pipeline) -> None:
     async def validate_readings(stream: Any) -> None:
         async for event in stream.events():
             try:
-                reading = decode_reading(event.value)
+                _fmt, readings = decode_message(event.value)
             except InvalidReading as exc:
                 await dead_letter(event, exc.code, exc.message)
                 continue
@@ -94,7 +95,8 @@ def register_agents(p: Pipeline) -> None:
                 log.exception("unexpected error validating a message")
                 await dead_letter(event, "internal_error", f"{type(exc).__name__}: {exc}")
                 continue
-            await p.valid.send(key=reading.patient_id.encode(), value=reading.model_dump_json().encode())
+            for reading in readings:
+                await p.valid.send(key=reading.patient_id.encode(), value=reading.model_dump_json().encode())
 
     @p.app.agent(p.valid, name="score_readings")
     async def score_readings(stream: Any) -> None:

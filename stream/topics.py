@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 DEADLETTER_HEADERS = (
     "ews.error.code",
     "ews.error.reason",
+    "ews.source.format",
     "ews.source.topic",
     "ews.source.partition",
     "ews.source.offset",

@@ -1,0 +1,153 @@
+"""FHIR R4 and HL7 v2 gateway messages become the same validated readings as native JSON."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from detectors.errors import InvalidReading
+from detectors.ingest import decode_message, detect_format
+from tests.gateway_messages import dumps, fhir_blood_pressure, fhir_bundle, fhir_observation, hl7_oru
+from tests.helpers import encode, reading
+
+TS = 1_796_385_600_000  # 2026-12-04T12:00:00Z
+
+
+def test_format_detection() -> None:
+    assert detect_format(encode(reading())) == "native"
+    assert detect_format(dumps(fhir_observation())) == "fhir"
+    assert detect_format(hl7_oru()) == "hl7v2"
+    assert detect_format(b"\x0b" + hl7_oru() + b"\x1c\r") == "hl7v2"
+    assert detect_format(b"") == detect_format(b"garbage") == "unknown"
+
+
+def test_native_passes_through() -> None:
+    fmt, (r,) = decode_message(encode(reading()))
+    assert fmt == "native" and r.patient_id == "P001"
+
+
+def test_fhir_single_observation() -> None:
+    fmt, (r,) = decode_message(dumps(fhir_observation()))
+    assert fmt == "fhir"
+    assert (r.patient_id, r.ward, r.bed, r.device_id, r.ts_ms) == ("P-FHIR", "ward-a", "03", "mon-03", TS)
+    assert r.vitals.heart_rate_bpm == 88
+
+
+def test_fhir_units_are_converted() -> None:
+    (_, (t,)) = decode_message(dumps(fhir_observation(loinc="8310-5", value=101.3, unit="[degF]")))
+    assert t.vitals.temp_c == pytest.approx(38.5)
+    (_, (bp,)) = decode_message(dumps(fhir_blood_pressure(sbp=16.0, sbp_unit="kPa", dbp=80)))
+    assert bp.vitals.sbp_mmhg == pytest.approx(120.0098, abs=1e-3) and bp.vitals.dbp_mmhg == 80
+
+
+def test_fhir_bundle_groups_by_patient_and_time() -> None:
+    b = fhir_bundle(fhir_observation(loinc="8867-4", value=120), fhir_observation(loinc="9279-1", value=24),
+                    fhir_observation(loinc="59408-5", value=93, unit="%"), fhir_blood_pressure(sbp=95, sbp_unit="mm[Hg]"),
+                    fhir_observation(patient="OTHER", value=70))
+    _, readings = decode_message(dumps(b))
+    by = {r.patient_id: r for r in readings}
+    assert set(by) == {"P-FHIR", "OTHER"}
+    v = by["P-FHIR"].vitals
+    assert (v.heart_rate_bpm, v.resp_rate_per_min, v.spo2_pct, v.sbp_mmhg, v.dbp_mmhg) == (120, 24, 93, 95, 80)
+
+
+def test_fhir_data_absent_reason_skips_the_value() -> None:
+    obs = fhir_observation()
+    del obs["valueQuantity"]
+    obs["dataAbsentReason"] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/data-absent-reason",
+                                           "code": "error"}]}
+    with pytest.raises(InvalidReading) as info:
+        decode_message(dumps(obs))
+    assert info.value.code == "no_vitals"
+
+
+def _fhir_bad(doc: dict[str, object]) -> InvalidReading:
+    with pytest.raises(InvalidReading) as info:
+        decode_message(dumps(doc))  # type: ignore[arg-type]
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("mutate", "code", "mentions"),
+    [
+        (lambda d: d.update(valueQuantity={"value": 88, "unit": "Hz", "system": "http://unitsofmeasure.org",
+                                           "code": "Hz"}), "unknown_unit", "Hz"),
+        (lambda d: d.update(code={"coding": [{"system": "http://loinc.org", "code": "1234-5"}]}), "unmapped_code",
+         "1234-5"),
+        (lambda d: d.pop("subject"), "missing_field", "subject"),
+        (lambda d: d.pop("extension"), "missing_field", "bed-location"),
+        (lambda d: d.update(effectiveDateTime="2026-12-04T12:00:00"), "invalid_fhir", "effectiveDateTime"),  # no offset
+        (lambda d: d.update(status="entered-in-error"), "invalid_fhir", "entered-in-error"),
+        (lambda d: d.update(status="not-a-status"), "invalid_fhir", "status"),
+        (lambda d: d.update(valueQuantity={"value": 400, "unit": "/min", "system": "http://unitsofmeasure.org",
+                                           "code": "/min"}), "impossible_value", "heart_rate_bpm"),
+        (lambda d: d.update(resourceType="Patient"), "invalid_fhir", "Patient"),
+    ],
+)
+def test_malformed_fhir(mutate, code: str, mentions: str) -> None:  # type: ignore[no-untyped-def]
+    doc = fhir_observation()
+    mutate(doc)
+    err = _fhir_bad(doc)
+    assert err.code == code and mentions in err.message, err
+
+
+def test_a_bad_entry_rejects_the_whole_bundle_and_names_it() -> None:
+    bad = fhir_observation(unit="Hz")
+    err = _fhir_bad(fhir_bundle(fhir_observation(), bad))
+    assert err.code == "unknown_unit" and "Bundle.entry[1]" in err.message
+
+
+def test_hl7_oru_maps_codes_units_location_and_time() -> None:
+    fmt, (r,) = decode_message(hl7_oru())
+    assert fmt == "hl7v2"
+    assert (r.patient_id, r.ward, r.bed, r.device_id, r.ts_ms) == ("P-HL7", "ward-a", "05", "mon-05", TS - 1000)
+    v = r.vitals
+    assert (v.heart_rate_bpm, v.resp_rate_per_min, v.spo2_pct, v.sbp_mmhg) == (128, 26, 91, 88)
+    assert v.temp_c == pytest.approx(39.0)
+
+
+def test_hl7_accepts_mllp_framing_and_newlines() -> None:
+    framed = b"\x0b" + hl7_oru().replace(b"\r", b"\n") + b"\x1c\r"
+    assert decode_message(framed)[1] == decode_message(hl7_oru())[1]
+
+
+def test_hl7_ucum_units_and_kpa() -> None:
+    msg = hl7_oru(rows=[("150021^MDC_PRESS_BLD_NONINV_SYS^MDC", "12", "kPa^kPa^UCUM")])
+    (_, (r,)) = decode_message(msg)
+    assert r.vitals.sbp_mmhg == pytest.approx(90.007, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "mentions"),
+    [
+        (hl7_oru().replace(b"ORU^R01", b"ADT^A01"), "invalid_hl7", "ADT^A01"),
+        (hl7_oru().replace(b"P-HL7^^^HOSP^MR", b""), "missing_field", "PID-3"),
+        (hl7_oru(ward="", bed=""), "missing_field", "PV1-3"),
+        (hl7_oru(rows=[("999999^MDC_UNKNOWN^MDC", "1", "262688^MDC_DIM_PERCENT^MDC")]), "unmapped_code", "999999"),
+        (hl7_oru(rows=[("147842^MDC_ECG_HEART_RATE^MDC", "88", "262656^MDC_DIM_HZ^MDC")]), "unknown_unit", "HZ"),
+        (hl7_oru(rows=[("147842^MDC_ECG_HEART_RATE^MDC", "fast", "264864^MDC_DIM_BEAT_PER_MIN^MDC")]), "invalid_type",
+         "fast"),
+        (hl7_oru(when="20261204115959"), "invalid_type", "UTC offset"),
+        (hl7_oru(rows=[]), "no_vitals", "OBX"),
+        (hl7_oru(rows=[("150456^MDC_PULS_OXIM_SAT_O2^MDC", "140", "262688^MDC_DIM_PERCENT^MDC")]), "impossible_value",
+         "spo2_pct"),
+        (b"MSH|garbage", "invalid_hl7", "MSH-9"),
+    ],
+)
+def test_malformed_hl7(raw: bytes, code: str, mentions: str) -> None:
+    with pytest.raises(InvalidReading) as info:
+        decode_message(raw)
+    assert info.value.code == code and mentions in info.value.message, info.value
+
+
+def test_hl7_skips_rows_marked_not_a_value() -> None:
+    msg = hl7_oru().replace(b"|128|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R|", b"|128|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||W|")
+    (_, (r,)) = decode_message(msg)
+    assert r.vitals.heart_rate_bpm is None and r.vitals.resp_rate_per_min == 26
+
+
+def test_gateway_readings_serialise_like_native() -> None:
+    (_, (r,)) = decode_message(hl7_oru())
+    again = decode_message(r.model_dump_json().encode())[1][0]
+    assert again == r and json.loads(r.model_dump_json())["vitals"]["heart_rate_bpm"] == 128
