@@ -5,6 +5,7 @@
     ews worker                   the Faust worker (validate, score, alert, sinks)
     ews serve                    the WebSocket feed for ward screens
     ews simulate                 publish a simulated ward
+    ews replay DATASET PATH      replay a real ICU data set onto a ward
     ews watch --ward W           print a ward's alerts as a screen receives them
     ews demo                     all of the above on the local stack, watching one ward
 """
@@ -113,6 +114,28 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         n_r, n_o = asyncio.run(run_simulation(s, ward, speed=args.speed, duration_s=args.duration))
         print(f"published {n_r} readings and {n_o} outcomes", flush=True)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from simulator.datasets import count_stays, iter_stays
+    from simulator.producer import run_replay
+    from simulator.replay import schedule
+
+    s = _settings()
+    _logging("warning")
+    total = count_stays(args.dataset, args.path)
+    if args.limit is not None:
+        total = min(total, args.limit)
+    ward = args.ward or f"replay-{args.dataset.removeprefix('physionet')}"
+    start_ms = args.start_ms if args.start_ms is not None else int(time.time() * 1000)
+    print(f"replaying {total} stays of {args.dataset} onto {args.beds} beds of {ward} at "
+          f"{'full speed' if args.speed == 0 else f'{args.speed:g}x'}", flush=True)
+    events = schedule(iter_stays(args.dataset, args.path, args.limit), args.beds, ward, start_ms)
+    with contextlib.suppress(KeyboardInterrupt):
+        n_r, n_o, n_s = asyncio.run(run_replay(s, events, speed=args.speed, total_stays=total,
+                                               progress=not args.no_progress))
+        print(f"published {n_r} readings and {n_o} outcomes for {n_s} stays", flush=True)
     return 0
 
 
@@ -245,6 +268,18 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--deteriorating", type=float, default=0.25, help="fraction of beds that deteriorate")
     sim.add_argument("--duration", type=float, default=None, help="wall seconds to run (default: until Ctrl-C)")
     sim.set_defaults(func=cmd_simulate)
+
+    rp = sub.add_parser("replay", help="replay a real ICU data set (replay protocol) into Kafka")
+    rp.add_argument("dataset", choices=["physionet2019", "physionet2012"])
+    rp.add_argument("path", help="the data set's archive, e.g. ../shared/data/physionet2019/training_setA.tar.gz")
+    rp.add_argument("--beds", type=int, default=24)
+    rp.add_argument("--speed", type=float, default=3600.0,
+                    help="simulated seconds per wall second (0 = as fast as possible)")
+    rp.add_argument("--limit", type=int, default=None, help="replay only the first N stays (file-name order)")
+    rp.add_argument("--ward", default=None, help="ward name (default replay-2019 / replay-2012)")
+    rp.add_argument("--start-ms", type=int, default=None, help="simulated time of the first admission (epoch ms)")
+    rp.add_argument("--no-progress", action="store_true")
+    rp.set_defaults(func=cmd_replay)
 
     w = sub.add_parser("watch", help="print one ward's alerts from the WebSocket feed")
     w.add_argument("--ward", default="ward-a")
