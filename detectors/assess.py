@@ -66,7 +66,13 @@ class Assessor:
             return
         self.store.evict(patient_id)
         if state is not None and state.windows:
-            self.store.load(patient_id, base64.b64decode(state.windows))
+            try:
+                self.store.load(patient_id, base64.b64decode(state.windows))
+            except ValueError:
+                # Window state of an older layout (after an upgrade): the windows restart
+                # empty for this patient rather than failing every reading.
+                self.store.evict(patient_id)
+                self.store.slot(patient_id)
         else:
             self.store.slot(patient_id)
         self._synced[patient_id] = held

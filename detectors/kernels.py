@@ -81,8 +81,8 @@ I_RAW_MAXQ = I_RAW_MINQ + RAW_CAP
 I_MIN = I_RAW_MAXQ + RAW_CAP  # head minute, open minute, first minute, _
 I_HQ = I_MIN + 4  # K × (minf, minb, maxf, maxb)
 I_HREM = I_HQ + 4 * K  # K removals since resync
-I_CNT = I_HREM + K  # accepted, late, spike, implausible, probe_off, missing
-NI = I_CNT + 6
+I_CNT = I_HREM + K  # accepted, late, spike, implausible, probe_off, missing, duplicate
+NI = I_CNT + 7
 
 # int32 buffer: minute deques, min then max, per horizon; its size depends on the
 # horizons, described by a table ``hz[k] = (horizon minutes, deque capacity, offset)``.
@@ -111,7 +111,7 @@ STAT_FIELDS = ("n", "mean", "var", "min", "max", "slope_per_min")
 NSTAT = 6
 
 # Counter slots
-C_ACCEPTED, C_LATE, C_SPIKE, C_IMPLAUSIBLE, C_PROBE_OFF, C_MISSING = range(6)
+C_ACCEPTED, C_LATE, C_SPIKE, C_IMPLAUSIBLE, C_PROBE_OFF, C_MISSING, C_DUPLICATE = range(7)
 
 # Outcome codes of one reading update
 U_ACCEPTED = 0
@@ -121,6 +121,7 @@ U_SPIKE = 3  # the held sample was a single-sample spike; now accepted current
 U_IMPLAUSIBLE = 4
 U_PROBE_OFF = 5
 U_MISSING = 6
+U_DUPLICATE = 7  # same time as the last accepted or held sample: a repeated message
 
 
 # ---------------------------------------------------------------------------------

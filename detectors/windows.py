@@ -14,7 +14,9 @@ Artefact handling, per reading of one vital, before anything is scored:
   ``spike_window_ms`` of it, is held: the next sample confirms it (both accepted)
   or shows it was a single-sample *spike* (dropped and counted). A held sample
   with no follow-up within the window is accepted at the next read-out;
-* a sample older than the last accepted one is *late*: counted, not windowed.
+* a sample older than the last accepted one is *late*: counted, not windowed;
+* a sample at the same time as the last accepted (or held) one is a *duplicate*
+  message: counted, ignored.
 
 Memory is fixed: ``bytes_per_patient`` (about 40 KB at the default layout),
 whatever the number of readings.
@@ -34,6 +36,7 @@ from numpy.typing import NDArray
 from detectors import kernels as kn
 from detectors.kernels import (
     C_ACCEPTED,
+    C_DUPLICATE,
     C_IMPLAUSIBLE,
     C_LATE,
     C_MISSING,
@@ -51,6 +54,7 @@ from detectors.kernels import (
     NI,
     NSTAT,
     U_ACCEPTED,
+    U_DUPLICATE,
     U_IMPLAUSIBLE,
     U_LATE,
     U_MISSING,
@@ -89,6 +93,7 @@ UPDATE_CODES = {
     U_IMPLAUSIBLE: "implausible",
     U_PROBE_OFF: "probe_off",
     U_MISSING: "missing",
+    U_DUPLICATE: "duplicate",
 }
 
 _HEAD_FIELDS = ("latest", "staleness_s", "ewma", "raw_n", "raw_mean", "raw_sd", "raw_min", "raw_max",
@@ -194,6 +199,11 @@ def _update_vital(f: kn.F64, i: kn.I64, q: NDArray[np.int32], hz: kn.I64, t: flo
         return U_MISSING
     last_t = f[F_LAST]
     pend_t = f[F_PEND]
+    if t == last_t or t == pend_t:
+        # One vital cannot have two values at one instant: a repeated message. It must
+        # not confirm a held jump (a duplicated spike would otherwise confirm itself).
+        i[I_CNT + C_DUPLICATE] += 1
+        return U_DUPLICATE
     if (not math.isnan(last_t) and t < last_t) or (not math.isnan(pend_t) and t < pend_t):
         i[I_CNT + C_LATE] += 1
         return U_LATE
@@ -406,8 +416,8 @@ class WindowStore:
 
     def counters(self, patient_id: str) -> dict[str, dict[str, int]]:
         s = self.slot(patient_id)
-        names = ("accepted", "late", "spike", "implausible", "probe_off", "missing")
-        return {v: dict(zip(names, map(int, self._I[s, j, I_CNT:I_CNT + 6]))) for j, v in enumerate(VITALS)}
+        names = ("accepted", "late", "spike", "implausible", "probe_off", "missing", "duplicate")
+        return {v: dict(zip(names, map(int, self._I[s, j, I_CNT:I_CNT + 7]))) for j, v in enumerate(VITALS)}
 
     # -- persistence -------------------------------------------------------------
 

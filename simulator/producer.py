@@ -48,9 +48,9 @@ async def run_simulation(
             now_ms = ward.start_ms + int((time.monotonic() - t0) * speed * 1000)
             readings, outcomes = ward.due(now_ms)
             for r in readings:
-                await producer.send(topics.raw, key=r.patient_id.encode(), value=r.model_dump_json().encode())
+                await producer.send(topics.raw, key=r["patient_id"].encode(), value=json.dumps(r).encode())
             for o in outcomes:
-                await producer.send(topics.outcomes, key=o.patient_id.encode(), value=o.model_dump_json().encode())
+                await producer.send(topics.outcomes, key=o["patient_id"].encode(), value=json.dumps(o).encode())
             sent_r += len(readings)
             sent_o += len(outcomes)
             if on_tick is not None:

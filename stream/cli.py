@@ -101,19 +101,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    import resource
+
     from simulator.producer import run_simulation
     from simulator.ward import Ward
 
     s = _settings()
     _logging(s.log_level)
     ward = Ward(ward=args.ward, beds=args.beds, seed=args.seed, start_ms=int(time.time() * 1000),
-                interval_s=args.interval, deteriorating=args.deteriorating)
-    bad = sum(p.deteriorates for p in ward.patients)
-    print(f"simulating {args.beds} beds on {args.ward} ({bad} deteriorating), seed {args.seed}, "
-          f"{args.speed:g}x real time", flush=True)
+                monitor_interval_s=args.monitor_interval, artefacts=not args.no_artefacts)
+    kinds: dict[str, int] = {}
+    for p in ward.patients:
+        kinds[p.course.kind] = kinds.get(p.course.kind, 0) + 1
+    mix = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
+    print(f"simulating {args.beds} beds on {args.ward} ({mix}), seed {args.seed}, {args.speed:g}x real time, "
+          f"monitors every {args.monitor_interval:g} s", flush=True)
+    wall0, cpu0 = time.monotonic(), resource.getrusage(resource.RUSAGE_SELF)
+    n_r = n_o = 0
     with contextlib.suppress(KeyboardInterrupt):
         n_r, n_o = asyncio.run(run_simulation(s, ward, speed=args.speed, duration_s=args.duration))
-        print(f"published {n_r} readings and {n_o} outcomes", flush=True)
+    wall = time.monotonic() - wall0
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    print(f"published {n_r} readings and {n_o} outcomes in {wall:.1f} s: {n_r / max(wall, 1e-9):.0f} readings/s, "
+          f"CPU {100 * cpu / max(wall, 1e-9):.0f}% of one core", flush=True)
     return 0
 
 
@@ -207,7 +218,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         spawn("worker", ["worker"])
         spawn("serve", ["serve"])
         spawn("simulate", ["simulate", "--beds", str(args.beds), "--speed", str(args.speed), "--seed",
-                           str(args.seed), "--ward", args.ward])
+                           str(args.seed), "--ward", args.ward, "--monitor-interval", str(args.monitor_interval)])
         _wait_port(s.websocket.host, s.websocket.port, 30.0, children)
         print(f"\nworker, feed server and simulator running; logs in {logs}", flush=True)
         print(f"ward screen feed: {url}  (any screen: ews watch --ward {args.ward})", flush=True)
@@ -264,8 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--speed", type=float, default=60.0, help="simulated seconds per wall second")
     sim.add_argument("--seed", type=int, default=1)
     sim.add_argument("--ward", default="ward-a")
-    sim.add_argument("--interval", type=float, default=60.0, help="simulated seconds between a bed's readings")
-    sim.add_argument("--deteriorating", type=float, default=0.25, help="fraction of beds that deteriorate")
+    sim.add_argument("--monitor-interval", type=float, default=1.0,
+                     help="simulated seconds between a bedside monitor's numerics (1 = 1 Hz)")
+    sim.add_argument("--no-artefacts", action="store_true", help="no probe-off, spikes, dropouts or message faults")
     sim.add_argument("--duration", type=float, default=None, help="wall seconds to run (default: until Ctrl-C)")
     sim.set_defaults(func=cmd_simulate)
 
@@ -292,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--speed", type=float, default=60.0)
     d.add_argument("--seed", type=int, default=1)
     d.add_argument("--ward", default="ward-a")
+    d.add_argument("--monitor-interval", type=float, default=15.0,
+                   help="simulated seconds between a monitor's numerics (the demo's default keeps 60x light)")
     d.add_argument("--duration", type=float, default=None, help="wall seconds to watch (default: until Ctrl-C)")
     d.add_argument("--no-stack", action="store_true", help="use Kafka and Redis already running at the configured addresses")
     d.set_defaults(func=cmd_demo)

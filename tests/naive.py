@@ -106,6 +106,9 @@ def artefact_filter(t: Sequence[float], y: Sequence[float], *, lo: float, hi: fl
             codes.append("missing")
             continue
         last_t = accepted[-1][0] if accepted else None
+        if a == last_t or (pending is not None and a == pending[0]):
+            codes.append("duplicate")
+            continue
         if (last_t is not None and a < last_t) or (pending is not None and a < pending[0]):
             codes.append("late")
             continue
