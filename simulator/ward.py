@@ -136,6 +136,8 @@ class Ward:
         for name, weights in (("mix", self.mix), ("devices", self.devices)):
             if not weights or any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
                 raise ValueError(f"{name} needs non-negative weights with a positive sum")
+        if set(self.devices) - set(DEVICES):
+            raise ValueError(f"unknown devices {sorted(set(self.devices) - set(DEVICES))}; known: {', '.join(DEVICES)}")
         unknown = set(self.mix) - set(TRAJECTORIES)
         if unknown:
             raise ValueError(f"unknown trajectories {sorted(unknown)}; known: {', '.join(TRAJECTORIES)}")

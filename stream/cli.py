@@ -100,6 +100,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _weights(text: str) -> dict[str, float]:
+    """``monitor=0.6,wearable=0.25,spot_check=0.15`` → weights."""
+    out: dict[str, float] = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise EwsError(f"--devices: {part!r} is not name=weight") from None
+    return out
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     import resource
 
@@ -109,7 +121,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     s = _settings()
     _logging(s.log_level)
     ward = Ward(ward=args.ward, beds=args.beds, seed=args.seed, start_ms=int(time.time() * 1000),
-                monitor_interval_s=args.monitor_interval, artefacts=not args.no_artefacts)
+                monitor_interval_s=args.monitor_interval, artefacts=not args.no_artefacts,
+                devices=_weights(args.devices))
     kinds: dict[str, int] = {}
     for p in ward.patients:
         kinds[p.course.kind] = kinds.get(p.course.kind, 0) + 1
@@ -278,6 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--monitor-interval", type=float, default=1.0,
                      help="simulated seconds between a bedside monitor's numerics (1 = 1 Hz)")
     sim.add_argument("--no-artefacts", action="store_true", help="no probe-off, spikes, dropouts or message faults")
+    sim.add_argument("--devices", default="monitor=0.6,wearable=0.25,spot_check=0.15",
+                     help="device mix of the beds, name=weight (monitor, wearable, spot_check)")
     sim.add_argument("--duration", type=float, default=None, help="wall seconds to run (default: until Ctrl-C)")
     sim.set_defaults(func=cmd_simulate)
 
