@@ -5,6 +5,7 @@ COPY pyproject.toml README.md ./
 COPY detectors ./detectors
 COPY stream ./stream
 COPY simulator ./simulator
+COPY config ./config
 RUN pip install --no-cache-dir .
 ENTRYPOINT ["ews"]
 CMD ["--help"]

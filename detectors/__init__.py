@@ -6,8 +6,7 @@ argument. ``tests/test_structure.py`` enforces the forbidden imports.
 
 from __future__ import annotations
 
-from detectors.alerting import AlertRules, decide
-from detectors.assess import Assessment, assess
+from detectors.assess import Assessment, Assessor, assess
 from detectors.errors import ConfigError, EwsError, InvalidReading, StackError
 from detectors.ingest import decode_reading
 from detectors.patient import PatientState
@@ -15,8 +14,8 @@ from detectors.schemas import Alert, Outcome, Priority, Reading
 
 __all__ = [
     "Alert",
-    "AlertRules",
     "Assessment",
+    "Assessor",
     "ConfigError",
     "EwsError",
     "InvalidReading",
@@ -26,6 +25,5 @@ __all__ = [
     "Reading",
     "StackError",
     "assess",
-    "decide",
     "decode_reading",
 ]

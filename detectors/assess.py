@@ -14,13 +14,16 @@ decision.
 from __future__ import annotations
 
 import base64
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from detectors.alerting import AlertRules, decide
+
 from detectors.features import FeatureConfig, build_features, score_inputs
 from detectors.patient import PatientState, apply_reading
+from detectors.policy import Tick, step
+from detectors.thresholds import Thresholds
 from detectors.schemas import Alert, Reading
 from detectors.scores import Mews, Qsofa, ScoreResult, ShockIndex, Sirs
 from detectors.scores.news2 import News2, News2Result
@@ -33,7 +36,7 @@ __all__ = ["Assessment", "Assessor", "ScoringConfig", "assess"]
 class ScoringConfig:
     #: score on every reading (0) or at most once per this many ms per patient
     tick_ms: int = 0
-    rules: AlertRules = field(default_factory=AlertRules)
+    thresholds: Thresholds = field(default_factory=lambda: Thresholds(version=1))
     features: FeatureConfig = field(default_factory=FeatureConfig)
     windows: WindowConfig = field(default_factory=WindowConfig)
 
@@ -105,23 +108,29 @@ class Assessor:
         scores: dict[str, ScoreResult] = {}
         features: dict[str, float] = {}
         decisions: list[Alert] = []
-        active = merged.alert
+        policy = merged.policy
         if due:
             window = self.store.features(pid, float(now))
             features = build_features(window, merged, now)
             inputs = score_inputs(window, merged, now, self.config.features)
-            news2_scorer = News2(spo2_scale=merged.spo2_scale)
+            settings = self.config.thresholds.effective(merged.ward, pid, now)
+            news2_scorer = News2(spo2_scale=settings.spo2_scale)
             news = news2_scorer.result(inputs)
             scores = {"news2": news2_scorer.score(inputs)}
             scores.update({s.name: s.score(inputs) for s in self._others})
             summary = {name: float(r.total) for name, r in scores.items() if name != "news2"}
-            active, decisions = decide(
-                merged.alert, news, patient_id=pid, ward=merged.ward, bed=merged.bed, ts_ms=now,
-                rules=self.config.rules, scores=summary,
+            probe = window["spo2_pct"]["probe_off_age_s"]
+            tick = Tick(
+                patient_id=pid, ward=merged.ward, bed=merged.bed, now_ms=now, news2=news,
+                latest={v: window[v]["latest"] for v in VITALS},
+                staleness_s={v: window[v]["staleness_s"] for v in VITALS if not math.isnan(window[v]["latest"])},
+                probe_off_age_s=None if math.isnan(probe) else probe,
+                scores=summary,
             )
+            policy, decisions = step(merged.policy, tick, settings)
         blob = base64.b64encode(self.store.dump(pid)).decode("ascii")
         new_state = merged.model_copy(update={
-            "alert": active,
+            "policy": policy,
             "windows": blob,
             "last_scored_ts_ms": now if due else merged.last_scored_ts_ms,
         })

@@ -1,17 +1,18 @@
-"""Per-patient state kept by the worker: the latest value of each vital and the
-active alert. Pure data; serialised to JSON for the Faust table's changelog.
+"""Per-patient state kept by the worker: the latest value of each vital, the window
+bytes and the alert policy's state. Pure data; serialised to JSON for the Faust table's changelog.
 
-Memory is bounded: one sample per vital (a fixed set of fields) and at most one
-active alert, whatever the number of readings.
+Memory is bounded: one sample per vital (a fixed set of fields), fixed-size windows,
+one clinical episode and at most one technical episode per vital.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from detectors.schemas import Priority, Reading
+from detectors.policy import PolicyState
+from detectors.schemas import Reading
 
-__all__ = ["ActiveAlert", "PatientState", "VitalSample", "apply_reading"]
+__all__ = ["PatientState", "VitalSample", "apply_reading"]
 
 
 class VitalSample(BaseModel):
@@ -22,25 +23,14 @@ class VitalSample(BaseModel):
     device_id: str
 
 
-class ActiveAlert(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    alert_id: str
-    priority: Priority
-    raised_ts_ms: int
-    step: int
-    score_total: int
-
-
 class PatientState(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     patient_id: str
     ward: str
     bed: str
-    spo2_scale: int = Field(default=1, ge=1, le=2)
     vitals: dict[str, VitalSample] = Field(default_factory=dict)
-    alert: ActiveAlert | None = None
+    policy: PolicyState = Field(default_factory=PolicyState)
     first_ts_ms: int = 0
     last_ts_ms: int = 0
     readings: int = 0
@@ -69,9 +59,8 @@ def apply_reading(state: PatientState | None, reading: Reading) -> PatientState:
         patient_id=reading.patient_id,
         ward=reading.ward if newest or state is None else state.ward,
         bed=reading.bed if newest or state is None else state.bed,
-        spo2_scale=state.spo2_scale if state else 1,
         vitals=vitals,
-        alert=state.alert if state else None,
+        policy=state.policy if state else PolicyState(),
         first_ts_ms=min(reading.ts_ms, state.first_ts_ms) if state and state.first_ts_ms else reading.ts_ms,
         last_ts_ms=max(reading.ts_ms, state.last_ts_ms if state else 0),
         readings=(state.readings if state else 0) + 1,

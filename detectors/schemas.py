@@ -146,6 +146,9 @@ class RiskClass(str, Enum):
 class AlertAction(str, Enum):
     RAISE = "raise"
     ESCALATE = "escalate"
+    ACKNOWLEDGE = "acknowledge"
+    SNOOZE = "snooze"
+    REPRESENT = "represent"
     RESOLVE = "resolve"
 
 
@@ -166,7 +169,8 @@ class Alert(BaseModel):
     ward: Identifier
     bed: str
     priority: Priority
-    source: Literal["news2"] = "news2"
+    #: what drove it: "news2", "critical" (a critical value) or "technical"
+    source: Literal["news2", "critical", "technical"] = "news2"
     score_total: int
     components: dict[str, int]
     risk: RiskClass
@@ -178,6 +182,13 @@ class Alert(BaseModel):
     reason: str
     ts_ms: int
     raised_ts_ms: int
+    #: who is to be told: "ward", plus e.g. "rapid_response" after escalation
+    audience: list[str] = Field(default_factory=lambda: ["ward"])
+    #: the user behind an acknowledge or snooze
+    user_id: str | None = None
+    snoozed_until_ms: int | None = None
+    #: clinician overrides in force for this patient (author, reason, expiry)
+    overrides: list[str] = Field(default_factory=list)
 
 
 class OutcomeKind(str, Enum):

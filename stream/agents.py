@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 import logging
 import math
 import time
@@ -30,7 +31,8 @@ from detectors.patient import PatientState
 from detectors.schemas import Alert, Reading
 from detectors.scores import ScoreResult
 from stream.app import Pipeline
-from stream.sinks.redis_store import RedisAlertSink, redis_client
+from stream.sinks.redis_store import Keys, RedisAlertSink, redis_client
+from stream.thresholds_watch import ThresholdsWatcher
 
 __all__ = ["register_agents"]
 
@@ -62,9 +64,19 @@ def register_agents(p: Pipeline) -> None:
     client = redis_client(p.settings.redis)
     sink = RedisAlertSink(client, p.settings.redis)
     sc = p.settings.scoring
-    assessor = Assessor(ScoringConfig(tick_ms=int(sc.tick_s * 1000),
+    watcher = ThresholdsWatcher(p.settings.thresholds_path, client, Keys(p.settings.redis.key_prefix).config_audit,
+                                apply=lambda t: setattr(assessor, "config", replace(assessor.config, thresholds=t)))
+    assessor = Assessor(ScoringConfig(tick_ms=int(sc.tick_s * 1000), thresholds=watcher.thresholds,
                                       features=FeatureConfig(stale_after_s=sc.stale_after_s)))
     assessor.store.warm()  # compile (or load cached) kernels before the first reading
+
+    @p.app.task  # type: ignore[untyped-decorator]
+    async def audit_thresholds_at_start() -> None:
+        await watcher.record_start()
+
+    @p.app.timer(interval=2.0)  # type: ignore[untyped-decorator]
+    async def reload_thresholds() -> None:
+        await watcher.check()
 
     async def dead_letter(event: Any, code: str, reason: str) -> None:
         msg = event.message

@@ -88,4 +88,6 @@ class Settings(BaseSettings):
     websocket: WebSocketSettings = WebSocketSettings()
     scoring: ScoringSettings = ScoringSettings()
     stack: StackSettings = StackSettings()
+    thresholds_path: Path = Field(default=Path("config/thresholds.yaml"),
+                                  description="clinician-edited alert thresholds (reloaded on change)")
     log_level: str = "info"

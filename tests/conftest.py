@@ -79,11 +79,18 @@ class Isolated:
     settings: Settings
     run_dir: Path
 
+    @property
+    def thresholds(self) -> Path:
+        return Path(self.env["EWS_THRESHOLDS_PATH"])
+
 
 @pytest.fixture
 def isolated(services: Settings, tmp_path: Path) -> Isolated:
     tag = uuid.uuid4().hex[:10]
+    thresholds = tmp_path / "thresholds.yaml"
+    thresholds.write_text((ROOT / "config" / "thresholds.yaml").read_text())
     env = {
+        "EWS_THRESHOLDS_PATH": str(thresholds),
         **os.environ,
         "EWS_KAFKA__TOPIC_PREFIX": f"t{tag}.",
         "EWS_KAFKA__APP_ID": f"ews-test-{tag}",

@@ -24,3 +24,12 @@ def reading(patient_id: str = "P001", ward: str = "ward-a", ts_ms: int = BASE_TS
 
 def encode(doc: Any) -> bytes:
     return json.dumps(doc).encode()
+
+
+def plain_thresholds():  # type: ignore[no-untyped-def]
+    """Thresholds with confirmation, hysteresis and escalation off: plain NEWS2 bands."""
+    from detectors.thresholds import Thresholds
+
+    return Thresholds.model_validate({"version": 1, "defaults": {
+        "confirmation": {"readings": 1, "seconds": 0}, "hysteresis": {"points": 0, "seconds": 0},
+        "escalation": {"enabled": False}}})

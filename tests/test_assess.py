@@ -8,7 +8,7 @@ from detectors.assess import Assessor, ScoringConfig
 from detectors.ingest import decode_reading
 from detectors.patient import PatientState
 from detectors.schemas import Reading
-from tests.helpers import BASE_TS, STABLE, encode, reading
+from tests.helpers import BASE_TS, STABLE, encode, plain_thresholds, reading
 
 S15 = 15_000
 
@@ -35,12 +35,14 @@ def test_a_single_sample_spike_never_reaches_news2() -> None:
     assert not any(x.decisions for x in res)
 
 
-def test_a_confirmed_jump_is_scored() -> None:
-    seq = [r(BASE_TS + i * S15) for i in range(5)] + [r(BASE_TS + (5 + i) * S15, heart_rate_bpm=140) for i in range(3)]
+def test_a_confirmed_jump_is_scored_and_alarms_once_confirmed() -> None:
+    seq = [r(BASE_TS + i * S15) for i in range(5)] + [r(BASE_TS + (5 + i) * S15, heart_rate_bpm=140) for i in range(6)]
     res = run(Assessor(), seq)
     assert res[5].vitals["heart_rate_bpm"] == "pending" and res[5].news2.components["pulse"] == 0  # type: ignore[union-attr]
     assert res[6].news2.components["pulse"] == 3  # type: ignore[union-attr]
-    assert [d.action.value for d in res[6].decisions] == ["raise"]  # single parameter 3 → low
+    # default confirmation: the condition must hold for 2 ticks spanning 60 s
+    assert [[d.action.value for d in x.decisions] for x in res[6:]] == [[], [], [], [], ["raise"]]
+    assert res[10].decisions[0].priority.value == "low"  # single parameter 3
 
 
 def test_probe_off_is_flagged_not_scored() -> None:
@@ -51,7 +53,7 @@ def test_probe_off_is_flagged_not_scored() -> None:
 
 
 def test_stale_vitals_are_reported() -> None:
-    a = Assessor(ScoringConfig())
+    a = Assessor(ScoringConfig(thresholds=plain_thresholds()))
     first = a.assess(None, r(BASE_TS))
     later = a.assess(first.state, decode_reading(encode(reading("PX", ts_ms=BASE_TS + 2 * 3_600_000,
                                                                 vitals={"heart_rate_bpm": 135}))))
@@ -97,3 +99,18 @@ def test_cache_reloads_when_the_state_moved_on_elsewhere() -> None:
     s3 = a.assess(s2, r(BASE_TS + 2 * S15)).state  # a must not use its stale cache
     assert s3.readings == 3
     assert a.store.counters("PX")["heart_rate_bpm"]["accepted"] == 3
+
+
+def test_per_patient_scale2_override_applies_until_it_expires() -> None:
+    from detectors.thresholds import Thresholds
+
+    t = Thresholds.model_validate({"version": 1, "defaults": {"confirmation": {"readings": 1, "seconds": 0}},
+                                   "patients": {"PX": {"spo2_scale": 2, "author": "dr.osei",
+                                                       "reason": "COPD, target 88-92 %",
+                                                       "expires": "2027-02-01T00:00:00Z"}}})
+    copd = {"spo2_pct": 90, "o2_supplemental": True}
+    res = Assessor(ScoringConfig(thresholds=t)).assess(None, r(BASE_TS, **copd))
+    assert res.news2 is not None and res.news2.scale == 2 and res.news2.components["spo2"] == 0
+    assert res.decisions == []  # on Scale 1 this is SpO2 3 + oxygen 2: a false alarm
+    later = Assessor(ScoringConfig(thresholds=t)).assess(None, r(1_900_000_000_000, **copd))  # after expiry
+    assert later.news2 is not None and later.news2.scale == 1 and later.news2.components["spo2"] == 3

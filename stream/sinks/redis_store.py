@@ -9,6 +9,7 @@ Keys (``p`` = ``settings.redis.key_prefix``)::
     p:ward:<ward>:scores            HASH  patient_id → JSON of the latest clinical scores
     p:seen:<decision_id>            STRING de-duplication marker (expires)
     p:metrics                       HASH  counters (e.g. deadletter:<code>)
+    p:config:audit                  STREAM every load, change or rejection of the threshold file
 
 One Lua script applies a decision atomically and at most once per ``decision_id``,
 so a redelivered Kafka record or a replay never writes a second entry.
@@ -74,6 +75,10 @@ class Keys:
     @property
     def metrics(self) -> str:
         return f"{self.prefix}:metrics"
+
+    @property
+    def config_audit(self) -> str:
+        return f"{self.prefix}:config:audit"
 
 def redis_client(settings: RedisSettings) -> aioredis.Redis:
     return aioredis.Redis.from_url(settings.url, decode_responses=True, health_check_interval=30)

@@ -29,8 +29,8 @@ BAD: list[tuple[str, bytes]] = [
 def test_bad_messages_are_dead_lettered_and_the_next_good_one_is_processed(isolated: Isolated, worker: Proc) -> None:
     s = isolated.settings
     topics = Topics.from_settings(s.kafka)
-    good = encode(reading("P9", "ward-dlq", BASE_TS, DETERIORATED))
-    messages = [(f"bad-{i}".encode(), raw) for i, (_, raw) in enumerate(BAD)] + [(b"P9", good)]
+    good = [encode(reading("P9", "ward-dlq", BASE_TS + k * 60_000, DETERIORATED)) for k in (0, 1)]
+    messages = [(f"bad-{i}".encode(), raw) for i, (_, raw) in enumerate(BAD)] + [(b"P9", g) for g in good]
     asyncio.run(publish(s, topics.raw, messages))
 
     records = asyncio.run(read_topic(s, topics.deadletter, len(BAD), timeout_s=30))
@@ -59,7 +59,7 @@ def test_bad_messages_are_dead_lettered_and_the_next_good_one_is_processed(isola
             await r.aclose()
 
     metrics, log = asyncio.run(after())
-    assert len(log) == 1, "the good message after the bad ones raised its alert"
+    assert len(log) == 1, "the good messages after the bad ones raised their alert"
     assert metrics == {"deadletter:invalid_json": "1", "deadletter:missing_field": "1",
                        "deadletter:impossible_value": "2", "deadletter:unknown_unit": "1",
                        "deadletter:empty_message": "1"}

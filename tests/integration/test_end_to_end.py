@@ -34,8 +34,10 @@ def test_deteriorating_patient_reaches_only_its_wards_screen(isolated: Isolated,
         msgs = [(b"PA", encode(reading("PA", ward_a, BASE_TS + i * MIN, STABLE))) for i in range(3)]
         msgs += [(b"PB", encode(reading("PB", ward_b, BASE_TS + i * MIN, STABLE))) for i in range(3)]
         await publish(s, topics.raw, msgs)
-        sent = time.monotonic()
+        # Two deteriorated readings a minute apart: the default confirmation (2 ticks, 60 s).
         await publish(s, topics.raw, [(b"PA", encode(reading("PA", ward_a, BASE_TS + 10 * MIN, DETERIORATED)))])
+        sent = time.monotonic()
+        await publish(s, topics.raw, [(b"PA", encode(reading("PA", ward_a, BASE_TS + 11 * MIN, DETERIORATED)))])
         got = await next_message(ws_a, DEADLINE_S)
         latency = time.monotonic() - sent
         assert got is not None, f"no alert on ward A within {DEADLINE_S}s"
@@ -63,7 +65,7 @@ def test_deteriorating_patient_reaches_only_its_wards_screen(isolated: Isolated,
             deadline = time.monotonic() + DEADLINE_S
             while time.monotonic() < deadline:
                 scores = await r.hgetall(keys.ward_scores(ward_a))
-                if "PA" in scores and json.loads(scores["PA"])["ts_ms"] == BASE_TS + 10 * MIN:
+                if "PA" in scores and json.loads(scores["PA"])["ts_ms"] == BASE_TS + 11 * MIN:
                     break
                 await asyncio.sleep(0.2)
             return (await r.xrange(keys.all_stream), await r.hgetall(keys.ward_active(ward_a)),
@@ -94,7 +96,8 @@ def test_state_survives_a_worker_restart(isolated: Isolated, feed: Proc) -> None
     try:
         async def before() -> dict[str, object]:
             ws, _ = await subscribe(url, ward)
-            await publish(s, topics.raw, [(b"PR", encode(reading("PR", ward, BASE_TS, DETERIORATED)))])
+            await publish(s, topics.raw, [(b"PR", encode(reading("PR", ward, BASE_TS, DETERIORATED))),
+                                          (b"PR", encode(reading("PR", ward, BASE_TS + MIN, DETERIORATED)))])
             got = await next_message(ws, DEADLINE_S)
             await ws.close()
             assert got is not None, "no alert before the restart"
@@ -109,8 +112,9 @@ def test_state_survives_a_worker_restart(isolated: Isolated, feed: Proc) -> None
             ws, snap = await subscribe(url, ward)
             assert [a["alert_id"] for a in snap["alerts"]] == [raised["alert_id"]]  # type: ignore[index]
             await publish(s, topics.raw, [
-                (b"PR", encode(reading("PR", ward, BASE_TS + MIN, DETERIORATED))),   # still high: nothing new
-                (b"PR", encode(reading("PR", ward, BASE_TS + 2 * MIN, STABLE))),     # resolves the same episode
+                (b"PR", encode(reading("PR", ward, BASE_TS + 2 * MIN, DETERIORATED))),  # still high: nothing new
+                (b"PR", encode(reading("PR", ward, BASE_TS + 3 * MIN, STABLE))),  # clear: hysteresis starts
+                (b"PR", encode(reading("PR", ward, BASE_TS + 9 * MIN, STABLE))),  # clear for 6 min: resolves
             ])
             seen = []
             while (msg := await next_message(ws, DEADLINE_S if not seen else 3.0)) is not None:

@@ -7,19 +7,20 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 
-from detectors.assess import assess
+from detectors.assess import ScoringConfig, assess
 from detectors.ingest import decode_reading
 from stream.sinks.base import AlertSink, ListSink
 from stream.sinks.redis_store import Keys, RedisAlertSink
 from tests.conftest import Isolated
-from tests.helpers import BASE_TS, DETERIORATED, STABLE, encode, reading
+from tests.helpers import BASE_TS, DETERIORATED, STABLE, encode, plain_thresholds, reading
 
 pytestmark = pytest.mark.integration
 
 
 def _decisions() -> list:  # type: ignore[type-arg]
-    raised = assess(None, decode_reading(encode(reading("PS", "ward-s", BASE_TS, DETERIORATED))))
-    resolved = assess(raised.state, decode_reading(encode(reading("PS", "ward-s", BASE_TS + 60_000, STABLE))))
+    plain = ScoringConfig(thresholds=plain_thresholds())
+    raised = assess(None, decode_reading(encode(reading("PS", "ward-s", BASE_TS, DETERIORATED))), plain)
+    resolved = assess(raised.state, decode_reading(encode(reading("PS", "ward-s", BASE_TS + 60_000, STABLE))), plain)
     return raised.decisions + resolved.decisions
 
 
