@@ -23,7 +23,7 @@ Artefacts and faults (monitors)
     SpO2 probe-off drops, motion spikes, stuck values, dropouts of minutes,
     duplicated, out-of-order and late messages, and a clock skew per device.
 Ground truth
-    ``sepsis_onset`` at the onset; ``rapid_response`` when a course reaches 0.7 (on a
+    ``sepsis_onset`` at the onset; ``rapid_response`` when a course reaches 0.8 (on a
     scale where 1 is the most severe course); ``icu_transfer`` at 95 % (the patient then leaves the ward);
     ``cardiac_arrest`` for a severe haemorrhage at full severity; ``discharge`` at the
     end of every stay. A new patient takes a freed bed.
@@ -308,7 +308,7 @@ class Ward:
             out.append(self._outcome(p, "sepsis_onset", c.onset_ms, f"{c.kind}: onset of infection"))
         if p.deteriorates:
             lvl = c.level(t)
-            if lvl >= 0.7 and "rapid_response" not in p.events and t >= c.onset_ms:
+            if lvl >= 0.8 and "rapid_response" not in p.events and t >= c.onset_ms:
                 out.append(self._outcome(p, "rapid_response", t, f"{c.kind} at {lvl:.2f} of full severity"))
             if (c.kind != "recovery" and lvl >= 0.95 * c.severity and "icu_transfer" not in p.events
                     and t >= c.onset_ms):
