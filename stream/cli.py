@@ -166,13 +166,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
 # -- watching ------------------------------------------------------------------------
 
 
-async def _watch(url: str, ward: str, duration_s: float | None, out: list[dict[str, object]] | None = None) -> int:
+async def _watch(url: str, ward: str, token: str, duration_s: float | None) -> int:
     from websockets.asyncio.client import connect
 
     seen = 0
     deadline = None if duration_s is None else time.monotonic() + duration_s
     async with connect(url) as ws:
-        await ws.send(json.dumps({"type": "subscribe", "ward": ward}))
+        await ws.send(json.dumps({"type": "subscribe", "ward": ward, "token": token}))
         while deadline is None or time.monotonic() < deadline:
             timeout = None if deadline is None else max(0.1, deadline - time.monotonic())
             try:
@@ -187,6 +187,8 @@ async def _watch(url: str, ward: str, duration_s: float | None, out: list[dict[s
             elif msg["type"] == "alert":
                 seen += 1
                 print(_alert_line(msg["alert"]), flush=True)
+            elif msg["type"] == "heartbeat":
+                continue
             else:
                 print(f"[{ward}] {msg}", flush=True)
     return seen
@@ -200,8 +202,9 @@ def _alert_line(a: dict[str, object]) -> str:
 def cmd_watch(args: argparse.Namespace) -> int:
     s = _settings()
     url = args.url or f"ws://{s.websocket.host}:{s.websocket.port}"
+    token = args.token or os.environ.get("EWS_SCREEN_TOKEN") or ""
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_watch(url, args.ward, args.duration))
+        asyncio.run(_watch(url, args.ward, token, args.duration))
     return 0
 
 
@@ -216,6 +219,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not args.no_stack:
         for st in stack.up(s):
             print(st.line(), flush=True)
+    import secrets
+
+    tokens = s.websocket.token_wards()
+    token = next((t for t, w in tokens.items() if "*" in w or args.ward in w), None)
+    env = dict(os.environ)
+    if token is None:
+        token = secrets.token_urlsafe(16)
+        env["EWS_WEBSOCKET__TOKENS"] = f"{token}=*"
     logs = (s.stack.run_dir / "logs").resolve()
     logs.mkdir(parents=True, exist_ok=True)
     exe = [sys.executable, "-m", "stream.cli"]
@@ -224,7 +235,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     def spawn(name: str, extra: list[str]) -> None:
         fh = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
         children.append((name, subprocess.Popen([*exe, *extra], stdout=fh, stderr=subprocess.STDOUT,
-                                                stdin=subprocess.DEVNULL)))
+                                                stdin=subprocess.DEVNULL, env=env)))
 
     url = f"ws://{s.websocket.host}:{s.websocket.port}"
     try:
@@ -234,10 +245,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
                            str(args.seed), "--ward", args.ward, "--monitor-interval", str(args.monitor_interval)])
         _wait_port(s.websocket.host, s.websocket.port, 30.0, children)
         print(f"\nworker, feed server and simulator running; logs in {logs}", flush=True)
-        print(f"ward screen feed: {url}  (any screen: ews watch --ward {args.ward})", flush=True)
+        print(f"ward screen feed: {url}  (any screen: ews watch --ward {args.ward} --token {token})", flush=True)
         print(f"watching {args.ward}; alerts appear below as patients deteriorate. Ctrl-C stops.\n", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_watch(url, args.ward, args.duration))
+            asyncio.run(_watch(url, args.ward, token, args.duration))
     finally:
         for name, proc in reversed(children):
             if proc.poll() is None:
@@ -311,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("watch", help="print one ward's alerts from the WebSocket feed")
     w.add_argument("--ward", default="ward-a")
     w.add_argument("--url", default=None)
+    w.add_argument("--token", default=None, help="the screen's token (or EWS_SCREEN_TOKEN)")
     w.add_argument("--duration", type=float, default=None)
     w.set_defaults(func=cmd_watch)
 

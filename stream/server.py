@@ -2,10 +2,14 @@
 
 Protocol (JSON text frames; see README "WebSocket protocol"):
 
-client → ``{"type": "subscribe", "ward": "<ward>"}`` (first message, within 10 s)
-server → ``{"type": "snapshot", "ward": w, "alerts": [...], "last_event_id": id}``
+client → ``{"type": "subscribe", "ward": w, "token": t[, "last_event_id": id]}`` (first, within 10 s)
+server → ``{"type": "snapshot", "ward": w, "alerts": [...], "last_event_id": id}`` (fresh subscription), or
+server → ``{"type": "resume", "ward": w, "from": id, "count": n}`` then the n missed events (resume)
 server → ``{"type": "alert", "ward": w, "event_id": id, "alert": {...}}`` for each decision
+server → ``{"type": "heartbeat", "ts_ms": ...}`` when idle for ``heartbeat_s``
 server → ``{"type": "error", "error": "..."}`` for a message it cannot take
+
+A bad token closes with 4401, a ward the token may not watch with 4403.
 
 Redis holds the truth; this server only relays. One reader task per ward follows
 that ward's decision Stream and fans entries out to per-client bounded queues; a
@@ -19,6 +23,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
+import time
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -35,6 +41,10 @@ log = logging.getLogger(__name__)
 
 SUBSCRIBE_TIMEOUT_S = 10.0
 CLOSE_TOO_SLOW = 1013  # "try again later": the client could not keep up
+CLOSE_UNAUTHORISED = 4401
+CLOSE_FORBIDDEN = 4403
+PACE_S = 0.2
+MAX_RESUME = 10_000  # events replayed on resume; beyond that the screen re-syncs from a snapshot
 
 
 # redis-py's reply shapes with decode_responses=True (its stubs do not narrow them)
@@ -64,6 +74,7 @@ class _WardFeed:
     clients: set[_Client] = field(default_factory=set)
     task: asyncio.Task[None] | None = None
     last_id: str = "0-0"
+    batch: int = 100
 
     async def start(self) -> None:
         newest = cast(_Entries, await self.redis.xrevrange(self.key, count=1))
@@ -73,7 +84,8 @@ class _WardFeed:
     async def _follow(self) -> None:
         while True:
             try:
-                batches = cast(_XReadReply, await self.redis.xread({self.key: self.last_id}, block=1000, count=500))
+                batches = cast(_XReadReply, await self.redis.xread({self.key: self.last_id}, block=1000,
+                                                                   count=self.batch))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - keep following through Redis restarts
@@ -87,6 +99,13 @@ class _WardFeed:
                                "alert": json.loads(fields["alert"])}
                     for client in list(self.clients):
                         self._offer(client, message)
+            # Give healthy clients a moment (at most PACE_S per batch) to drain before the next
+            # batch, so a queue measures how far a client lags, not how large one Redis read was.
+            # A client that stays behind overflows its queue and is cut; the others go on.
+            deadline = asyncio.get_running_loop().time() + PACE_S
+            while asyncio.get_running_loop().time() < deadline and any(
+                    not c.too_slow and c.queue.qsize() > c.queue.maxsize // 2 for c in self.clients):
+                await asyncio.sleep(0.005)
 
     def _offer(self, client: _Client, message: dict[str, Any]) -> None:
         if client.too_slow:
@@ -112,12 +131,16 @@ class FeedServer:
         self._redis = redis_client(settings.redis)
         self._feeds: dict[str, _WardFeed] = {}
         self._lock = asyncio.Lock()
+        self._tokens = settings.websocket.token_wards()
+        if not self._tokens:
+            log.error("no screen tokens configured (EWS_WEBSOCKET__TOKENS): every screen will be refused")
 
     async def _feed(self, ward: str) -> _WardFeed:
         async with self._lock:
             feed = self._feeds.get(ward)
             if feed is None:
-                feed = _WardFeed(ward, self._keys.ward_stream(ward), self._redis)
+                feed = _WardFeed(ward, self._keys.ward_stream(ward), self._redis,
+                                 batch=max(1, min(100, self._settings.websocket.client_queue // 2)))
                 await feed.start()
                 self._feeds[ward] = feed
             return feed
@@ -138,19 +161,28 @@ class FeedServer:
         except (TimeoutError, ConnectionClosed):
             await ws.close(1008, "subscribe first")
             return
-        ward = _parse_subscribe(first)
-        if ward is None:
-            await ws.send(json.dumps({"type": "error", "error": 'expected {"type": "subscribe", "ward": "<ward>"}'}))
+        sub = _parse_subscribe(first)
+        if sub is None:
+            await ws.send(json.dumps({"type": "error",
+                                      "error": 'expected {"type": "subscribe", "ward": "<ward>", "token": "<token>"}'}))
             await ws.close(1008, "subscribe first")
+            return
+        ward, token, resume_from = sub
+        allowed = self._tokens.get(token) if token else None
+        if allowed is None:
+            await ws.send(json.dumps({"type": "error", "error": "unauthorised: unknown screen token"}))
+            await ws.close(CLOSE_UNAUTHORISED, "unauthorised")
+            return
+        if "*" not in allowed and ward not in allowed:
+            await ws.send(json.dumps({"type": "error", "error": f"this screen may not watch ward {ward!r}"}))
+            await ws.close(CLOSE_FORBIDDEN, "forbidden ward")
             return
         client = _Client(ws, asyncio.Queue(maxsize=self._settings.websocket.client_queue))
         feed = await self._feed(ward)
-        feed.clients.add(client)  # register before the snapshot: nothing falls between
+        feed.clients.add(client)  # register before reading Redis: nothing falls between
         try:
-            alerts, snapshot_id = await self._snapshot(ward)
-            await ws.send(json.dumps({"type": "snapshot", "ward": ward, "alerts": alerts,
-                                      "last_event_id": snapshot_id}))
-            sender = asyncio.create_task(self._send(client, snapshot_id))
+            after_id = await self._catch_up(ws, ward, resume_from)
+            sender = asyncio.create_task(self._send(client, after_id))
             try:
                 async for message in ws:
                     await ws.send(json.dumps({"type": "error", "error": f"unsupported message: {str(message)[:200]}"}))
@@ -163,13 +195,40 @@ class FeedServer:
         finally:
             feed.clients.discard(client)
 
+    async def _catch_up(self, ws: ServerConnection, ward: str, resume_from: str | None) -> str:
+        """Snapshot for a fresh screen; the missed events for a resuming one. Returns the last id sent."""
+        key = self._keys.ward_stream(ward)
+        if resume_from is not None:
+            oldest = cast(_Entries, await self._redis.xrange(key, count=1))
+            missed = cast(_Entries, await self._redis.xrange(key, min=f"({resume_from}", count=MAX_RESUME + 1))
+            complete = (not oldest or _stream_id(oldest[0][0]) <= _stream_id(resume_from)
+                        or resume_from == "0-0")
+            if complete and len(missed) <= MAX_RESUME:
+                await ws.send(json.dumps({"type": "resume", "ward": ward, "from": resume_from, "count": len(missed)}))
+                last = resume_from
+                for entry_id, fields in missed:
+                    await ws.send(json.dumps({"type": "alert", "ward": ward, "event_id": entry_id,
+                                              "alert": json.loads(fields["alert"])}))
+                    last = entry_id
+                return last
+            # The screen was away longer than the Stream keeps: it re-syncs from a snapshot.
+        alerts, snapshot_id = await self._snapshot(ward)
+        await ws.send(json.dumps({"type": "snapshot", "ward": ward, "alerts": alerts, "last_event_id": snapshot_id,
+                                  "resync": resume_from is not None}))
+        return snapshot_id
+
     async def _send(self, client: _Client, after_id: str) -> None:
         after = _stream_id(after_id)
+        beat = self._settings.websocket.heartbeat_s
         with contextlib.suppress(ConnectionClosed):
             while True:
-                message = await client.queue.get()
+                try:
+                    message = await asyncio.wait_for(client.queue.get(), beat)
+                except TimeoutError:
+                    await client.ws.send(json.dumps({"type": "heartbeat", "ts_ms": int(time.time() * 1000)}))
+                    continue
                 if _stream_id(message["event_id"]) <= after:
-                    continue  # already in the snapshot
+                    continue  # already sent (snapshot or resume)
                 await client.ws.send(json.dumps(message))
 
     async def close(self) -> None:
@@ -182,7 +241,10 @@ class FeedServer:
         return await serve(self.handler, ws.host, ws.port, ping_interval=20, ping_timeout=20, max_size=2**16)
 
 
-def _parse_subscribe(raw: str | bytes) -> str | None:
+_EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+
+
+def _parse_subscribe(raw: str | bytes) -> tuple[str, str | None, str | None] | None:
     try:
         doc = json.loads(raw)
     except (ValueError, TypeError):
@@ -192,7 +254,11 @@ def _parse_subscribe(raw: str | bytes) -> str | None:
     ward = doc.get("ward")
     if not isinstance(ward, str) or not 0 < len(ward) <= 64:
         return None
-    return ward
+    token = doc.get("token")
+    last = doc.get("last_event_id")
+    if last is not None and (not isinstance(last, str) or not _EVENT_ID.match(last)):
+        return None
+    return ward, token if isinstance(token, str) else None, last
 
 
 async def run_server(settings: Settings, ready: asyncio.Event | None = None) -> None:

@@ -59,6 +59,22 @@ class WebSocketSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8765
     client_queue: int = Field(default=256, ge=1, description="messages buffered per client before it is cut")
+    tokens: SecretStr | None = Field(
+        default=None,
+        description="screen tokens and the wards each may watch: 'token1=ward-a|ward-b;token2=*'",
+    )
+    heartbeat_s: float = Field(default=10.0, gt=0, description="a heartbeat to every screen when idle this long")
+
+    def token_wards(self) -> dict[str, frozenset[str]]:
+        """``{token: wards}`` (``*`` = every ward) from :attr:`tokens`."""
+        out: dict[str, frozenset[str]] = {}
+        if self.tokens is None:
+            return out
+        for part in self.tokens.get_secret_value().split(";"):
+            token, _, wards = part.strip().partition("=")
+            if token and wards:
+                out[token] = frozenset(w.strip() for w in wards.split("|") if w.strip())
+        return out
 
 
 class ScoringSettings(BaseModel):

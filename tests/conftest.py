@@ -25,6 +25,8 @@ from stream.settings import Settings
 REQUIRE_SERVICES = os.environ.get("CI", "").lower() == "true" or os.environ.get("EWS_REQUIRE_SERVICES") == "1"
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
+SCREEN_TOKEN = "test-screen-all-wards"
+WARD_A_TOKEN = "test-screen-ward-a"
 
 
 def _missing(reason: str) -> None:
@@ -91,6 +93,7 @@ def isolated(services: Settings, tmp_path: Path) -> Isolated:
     thresholds.write_text((ROOT / "config" / "thresholds.yaml").read_text())
     env = {
         "EWS_THRESHOLDS_PATH": str(thresholds),
+        "EWS_WEBSOCKET__TOKENS": f"{SCREEN_TOKEN}=*;{WARD_A_TOKEN}=ward-a-only",
         **os.environ,
         "EWS_KAFKA__TOPIC_PREFIX": f"t{tag}.",
         "EWS_KAFKA__APP_ID": f"ews-test-{tag}",

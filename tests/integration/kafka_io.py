@@ -39,16 +39,28 @@ async def read_topic(settings: Settings, topic: str, count: int, timeout_s: floa
     return records
 
 
-async def subscribe(url: str, ward: str) -> tuple[ClientConnection, dict[str, Any]]:
+async def subscribe(url: str, ward: str, token: str = "test-screen-all-wards",
+                    last_event_id: str | None = None) -> tuple[ClientConnection, dict[str, Any]]:
     ws = await connect(url)
-    await ws.send(json.dumps({"type": "subscribe", "ward": ward}))
-    snapshot = json.loads(await asyncio.wait_for(ws.recv(), 10))
-    assert snapshot["type"] == "snapshot", snapshot
-    return ws, snapshot
+    msg: dict[str, Any] = {"type": "subscribe", "ward": ward, "token": token}
+    if last_event_id is not None:
+        msg["last_event_id"] = last_event_id
+    await ws.send(json.dumps(msg))
+    first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert first["type"] in ("snapshot", "resume"), first
+    return ws, first
 
 
 async def next_message(ws: ClientConnection, timeout_s: float) -> dict[str, Any] | None:
-    try:
-        return dict(json.loads(await asyncio.wait_for(ws.recv(), timeout_s)))
-    except TimeoutError:
-        return None
+    """The next alert (heartbeats skipped), or None after ``timeout_s``."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            return None
+        try:
+            msg = dict(json.loads(await asyncio.wait_for(ws.recv(), left)))
+        except TimeoutError:
+            return None
+        if msg.get("type") != "heartbeat":
+            return msg
