@@ -22,14 +22,14 @@ import numpy as np
 
 from detectors.features import FeatureConfig, build_features, score_inputs
 from detectors.patient import PatientState, apply_reading
-from detectors.policy import Tick, step
-from detectors.thresholds import Thresholds
-from detectors.schemas import Alert, Reading
+from detectors.policy import CommandError, Tick, acknowledge, snooze, step
+from detectors.thresholds import Effective, Thresholds
+from detectors.schemas import Alert, Command, Reading
 from detectors.scores import Mews, Qsofa, ScoreResult, ShockIndex, Sirs
 from detectors.scores.news2 import News2, News2Result
 from detectors.windows import UPDATE_CODES, VITALS, WindowConfig, WindowStore
 
-__all__ = ["Assessment", "Assessor", "ScoringConfig", "assess"]
+__all__ = ["Assessment", "Assessor", "CommandOutcome", "ScoringConfig", "assess"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,16 @@ class Assessment:
 
 
 _VIDX = {name: i for i, name in enumerate(VITALS)}
+_SEEN = 32  # command ids remembered per patient, for idempotence under redelivery
+
+
+@dataclass(frozen=True, slots=True)
+class CommandOutcome:
+    state: PatientState
+    decisions: list[Alert]
+    #: "applied", "rejected" (``error`` says why) or "duplicate"
+    status: str
+    error: str
 
 
 class Assessor:
@@ -85,6 +95,49 @@ class Assessor:
         self.store.evict(patient_id)
         self._synced.pop(patient_id, None)
 
+    def _tick(self, state: PatientState, now: int) -> tuple[Tick, Effective, dict[str, ScoreResult],
+                                                            dict[str, float]]:
+        """Features, every score and the policy's view of the patient at ``now``."""
+        pid = state.patient_id
+        window = self.store.features(pid, float(now))
+        features = build_features(window, state, now)
+        inputs = score_inputs(window, state, now, self.config.features)
+        settings = self.config.thresholds.effective(state.ward, pid, now)
+        news2_scorer = News2(spo2_scale=settings.spo2_scale)
+        news = news2_scorer.result(inputs)
+        scores: dict[str, ScoreResult] = {"news2": news2_scorer.score(inputs)}
+        scores.update({s.name: s.score(inputs) for s in self._others})
+        summary = {name: float(r.total) for name, r in scores.items() if name != "news2"}
+        probe = window["spo2_pct"]["probe_off_age_s"]
+        tick = Tick(
+            patient_id=pid, ward=state.ward, bed=state.bed, now_ms=now, news2=news,
+            latest={v: window[v]["latest"] for v in VITALS},
+            staleness_s={v: window[v]["staleness_s"] for v in VITALS if not math.isnan(window[v]["latest"])},
+            probe_off_age_s=None if math.isnan(probe) else probe,
+            scores=summary,
+        )
+        return tick, settings, scores, features
+
+    def command(self, state: PatientState, cmd: Command) -> CommandOutcome:
+        """Apply an acknowledge or snooze from a screen. Idempotent per ``command_id``."""
+        if cmd.command_id in state.commands_seen:
+            return CommandOutcome(state, [], "duplicate", "")
+        self._sync(state, state.patient_id)
+        now = max(cmd.ts_ms, state.last_ts_ms)
+        tick, settings, _, _ = self._tick(state, now)
+        try:
+            if cmd.kind == "acknowledge":
+                policy, decisions = acknowledge(state.policy, tick, settings, cmd.alert_id, cmd.user_id)
+            else:
+                policy, decisions = snooze(state.policy, tick, settings, cmd.alert_id, cmd.user_id,
+                                           cmd.minutes or 0.0, cmd.reason or "", tuple(cmd.priorities) or None)
+        except CommandError as exc:
+            seen = (*state.commands_seen, cmd.command_id)[-_SEEN:]
+            return CommandOutcome(state.model_copy(update={"commands_seen": seen}), [], "rejected", str(exc))
+        seen = (*state.commands_seen, cmd.command_id)[-_SEEN:]
+        return CommandOutcome(state.model_copy(update={"policy": policy, "commands_seen": seen}), decisions,
+                              "applied", "")
+
     def assess(self, state: PatientState | None, reading: Reading) -> Assessment:
         pid = reading.patient_id
         self._sync(state, pid)
@@ -110,23 +163,8 @@ class Assessor:
         decisions: list[Alert] = []
         policy = merged.policy
         if due:
-            window = self.store.features(pid, float(now))
-            features = build_features(window, merged, now)
-            inputs = score_inputs(window, merged, now, self.config.features)
-            settings = self.config.thresholds.effective(merged.ward, pid, now)
-            news2_scorer = News2(spo2_scale=settings.spo2_scale)
-            news = news2_scorer.result(inputs)
-            scores = {"news2": news2_scorer.score(inputs)}
-            scores.update({s.name: s.score(inputs) for s in self._others})
-            summary = {name: float(r.total) for name, r in scores.items() if name != "news2"}
-            probe = window["spo2_pct"]["probe_off_age_s"]
-            tick = Tick(
-                patient_id=pid, ward=merged.ward, bed=merged.bed, now_ms=now, news2=news,
-                latest={v: window[v]["latest"] for v in VITALS},
-                staleness_s={v: window[v]["staleness_s"] for v in VITALS if not math.isnan(window[v]["latest"])},
-                probe_off_age_s=None if math.isnan(probe) else probe,
-                scores=summary,
-            )
+            tick, settings, scores, features = self._tick(merged, now)
+            news = tick.news2
             policy, decisions = step(merged.policy, tick, settings)
         blob = base64.b64encode(self.store.dump(pid)).decode("ascii")
         new_state = merged.model_copy(update={

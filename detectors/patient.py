@@ -37,6 +37,8 @@ class PatientState(BaseModel):
     last_scored_ts_ms: int = 0
     #: the window store's bytes for this patient (base64), see detectors.windows
     windows: str | None = None
+    #: ids of the last commands applied (acknowledge, snooze), for idempotence
+    commands_seen: tuple[str, ...] = ()
 
     def latest(self, name: str) -> bool | int | float | str | None:
         sample = self.vitals.get(name)
@@ -66,4 +68,5 @@ def apply_reading(state: PatientState | None, reading: Reading) -> PatientState:
         readings=(state.readings if state else 0) + 1,
         last_scored_ts_ms=state.last_scored_ts_ms if state else 0,
         windows=state.windows if state else None,
+        commands_seen=state.commands_seen if state else (),
     )

@@ -25,6 +25,7 @@ __all__ = [
     "ACVPU",
     "Alert",
     "AlertAction",
+    "Command",
     "Outcome",
     "OutcomeKind",
     "Priority",
@@ -189,6 +190,23 @@ class Alert(BaseModel):
     snoozed_until_ms: int | None = None
     #: clinician overrides in force for this patient (author, reason, expiry)
     overrides: list[str] = Field(default_factory=list)
+
+
+class Command(BaseModel):
+    """A screen's command on an alert, carrying the user's id; applied by the worker."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    command_id: Annotated[str, Field(min_length=1, max_length=64)]
+    kind: Literal["acknowledge", "snooze"]
+    alert_id: Annotated[str, Field(min_length=1, max_length=200)]
+    patient_id: Identifier
+    ward: Identifier
+    user_id: Annotated[str, Field(min_length=1, max_length=64)]
+    ts_ms: int
+    minutes: float | None = None
+    reason: Annotated[str, Field(max_length=500)] | None = None
+    priorities: list[Priority] = Field(default_factory=list)
 
 
 class OutcomeKind(str, Enum):

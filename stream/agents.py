@@ -4,6 +4,7 @@
 * ``score_readings``:    ``vitals.valid`` → patient table, ``alerts``, ``scores``
 * ``publish_alerts``:    ``alerts`` → Redis (state, Streams)
 * ``publish_scores``:    ``scores`` → Redis (latest scores per ward)
+* ``apply_commands``:    ``commands`` (acknowledge, snooze) → patient table, ``alerts``, audit
 
 No agent dies on bad input: a message that cannot be decoded is sent to the
 dead-letter topic with its original bytes and the reason, counted, and the
@@ -28,7 +29,7 @@ from detectors.features import FeatureConfig
 from detectors.errors import InvalidReading
 from detectors.ingest import decode_message, detect_format
 from detectors.patient import PatientState
-from detectors.schemas import Alert, Reading
+from detectors.schemas import Alert, Command, Reading
 from detectors.scores import ScoreResult
 from stream.app import Pipeline
 from stream.sinks.redis_store import Keys, RedisAlertSink, redis_client
@@ -139,6 +140,27 @@ def register_agents(p: Pipeline) -> None:
             new = await _retry(lambda: sink.write(alert), f"write alert {alert.decision_id}")
             if new:
                 log.info("%s %s %s %s", alert.action.value, alert.priority.value, alert.patient_id, alert.reason)
+
+    @p.app.agent(p.commands, name="apply_commands")
+    async def apply_commands(stream: Any) -> None:
+        async for event in stream.events():
+            try:
+                cmd = Command.model_validate_json(event.value)
+                held = p.patients.get(cmd.patient_id)
+                if held is None:
+                    raise LookupError(f"no state for patient {cmd.patient_id!r}")
+                outcome = assessor.command(PatientState.model_validate(held), cmd)
+            except Exception as exc:  # noqa: BLE001 - never die on input; record it
+                await dead_letter(event, "invalid_command", f"{type(exc).__name__}: {exc}")
+                continue
+            p.patients[cmd.patient_id] = outcome.state.model_dump(mode="json")
+            for decision in outcome.decisions:
+                await p.alerts.send(key=decision.patient_id.encode(), value=decision.model_dump_json().encode())
+            entry = {"command_id": cmd.command_id, "kind": cmd.kind, "alert_id": cmd.alert_id,
+                     "patient_id": cmd.patient_id, "ward": cmd.ward, "user_id": cmd.user_id,
+                     "ts_ms": str(cmd.ts_ms), "status": outcome.status, "error": outcome.error,
+                     "command": cmd.model_dump_json()}
+            await _retry(lambda: sink.audit_command(entry), f"audit command {cmd.command_id}")
 
     @p.app.agent(p.scores, name="publish_scores")
     async def publish_scores(stream: Any) -> None:

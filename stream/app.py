@@ -24,6 +24,7 @@ class Pipeline:
     valid: Any
     alerts: Any
     scores: Any
+    commands: Any
     outcomes: Any
     deadletter: Any
     patients: Any
@@ -73,6 +74,7 @@ def create_app(settings: Settings) -> Pipeline:
         valid=raw_topic(names.valid),
         alerts=raw_topic(names.alerts),
         scores=raw_topic(names.scores),
+        commands=raw_topic(names.commands),
         outcomes=raw_topic(names.outcomes),
         deadletter=raw_topic(names.deadletter),
         patients=patients,

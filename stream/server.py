@@ -7,6 +7,9 @@ server → ``{"type": "snapshot", "ward": w, "alerts": [...], "last_event_id": i
 server → ``{"type": "resume", "ward": w, "from": id, "count": n}`` then the n missed events (resume)
 server → ``{"type": "alert", "ward": w, "event_id": id, "alert": {...}}`` for each decision
 server → ``{"type": "heartbeat", "ts_ms": ...}`` when idle for ``heartbeat_s``
+client → ``{"type": "acknowledge", "alert_id": a, "user_id": u}`` or
+``{"type": "snooze", "alert_id": a, "user_id": u, "minutes": m, "reason": r[, "priorities": [...]]}``
+server → ``{"type": "command_accepted", "command_id": …}``; the outcome arrives as an alert event
 server → ``{"type": "error", "error": "..."}`` for a message it cannot take
 
 A bad token closes with 4401, a ward the token may not watch with 4403.
@@ -25,15 +28,19 @@ import json
 import logging
 import re
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import redis.asyncio as aioredis
+from pydantic import ValidationError
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from detectors.schemas import Command
 from stream.settings import Settings
 from stream.sinks.redis_store import Keys, redis_client
+from stream.topics import Topics
 
 __all__ = ["FeedServer", "run_server"]
 
@@ -132,6 +139,8 @@ class FeedServer:
         self._feeds: dict[str, _WardFeed] = {}
         self._lock = asyncio.Lock()
         self._tokens = settings.websocket.token_wards()
+        self._topics = Topics.from_settings(settings.kafka)
+        self._producer: Any = None
         if not self._tokens:
             log.error("no screen tokens configured (EWS_WEBSOCKET__TOKENS): every screen will be refused")
 
@@ -185,7 +194,7 @@ class FeedServer:
             sender = asyncio.create_task(self._send(client, after_id))
             try:
                 async for message in ws:
-                    await ws.send(json.dumps({"type": "error", "error": f"unsupported message: {str(message)[:200]}"}))
+                    await ws.send(json.dumps(await self._command(ward, message)))
             finally:
                 sender.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -231,9 +240,47 @@ class FeedServer:
                     continue  # already sent (snapshot or resume)
                 await client.ws.send(json.dumps(message))
 
+    async def _command(self, ward: str, raw: str | bytes) -> dict[str, Any]:
+        """A screen's acknowledge or snooze → the ``commands`` topic (keyed by patient)."""
+        try:
+            doc = json.loads(raw)
+        except (ValueError, TypeError):
+            return {"type": "error", "error": "not JSON"}
+        kind = doc.get("type") if isinstance(doc, dict) else None
+        if kind not in ("acknowledge", "snooze"):
+            return {"type": "error", "error": f"unsupported message type {kind!r} (acknowledge, snooze)"}
+        alert_id, user_id = doc.get("alert_id"), doc.get("user_id")
+        if not isinstance(alert_id, str) or not isinstance(user_id, str) or not user_id.strip():
+            return {"type": "error", "error": f"{kind} needs alert_id and the user's user_id"}
+        active = cast(dict[str, str], await self._redis.hgetall(self._keys.ward_active(ward)))
+        patient = next((pid for pid, js in active.items() if json.loads(js).get("alert_id") == alert_id), None)
+        if patient is None:
+            return {"type": "error", "error": f"alert {alert_id!r} is not active on ward {ward!r}"}
+        try:
+            cmd = Command(command_id=str(doc.get("command_id") or uuid.uuid4().hex), kind=kind, alert_id=alert_id,
+                          patient_id=patient, ward=ward, user_id=user_id.strip(), ts_ms=int(time.time() * 1000),
+                          minutes=doc.get("minutes"), reason=doc.get("reason"), priorities=doc.get("priorities") or [])
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            return {"type": "error", "error": f"{'.'.join(map(str, first['loc']))}: {first['msg']}"}
+        producer = await self._kafka()
+        await producer.send_and_wait(self._topics.commands, key=patient.encode(), value=cmd.model_dump_json().encode())
+        return {"type": "command_accepted", "command_id": cmd.command_id, "kind": kind, "alert_id": alert_id}
+
+    async def _kafka(self) -> Any:
+        if self._producer is None:
+            from aiokafka import AIOKafkaProducer
+
+            producer = AIOKafkaProducer(bootstrap_servers=self._settings.kafka.bootstrap, acks="all")
+            await producer.start()
+            self._producer = producer
+        return self._producer
+
     async def close(self) -> None:
         for feed in self._feeds.values():
             await feed.stop()
+        if self._producer is not None:
+            await self._producer.stop()
         await self._redis.aclose()
 
     async def start(self) -> Server:

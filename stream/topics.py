@@ -1,7 +1,8 @@
 """Topic names, one per stage, all keyed by patient id.
 
 ``vitals.raw`` → (validate) → ``vitals.valid`` → (score) → ``alerts`` and ``scores`` → sinks;
-anything ingest rejects goes to ``vitals.deadletter`` with the original bytes as
+screens' acknowledge / snooze commands arrive on ``commands``; anything ingest rejects
+goes to ``vitals.deadletter`` with the original bytes as
 its value and the reason in its headers; ground truth arrives on ``outcomes``.
 """
 
@@ -35,6 +36,7 @@ class Topics:
     valid: str
     alerts: str
     scores: str
+    commands: str
     outcomes: str
     deadletter: str
 
@@ -45,12 +47,13 @@ class Topics:
             valid=kafka.topic("vitals.valid"),
             alerts=kafka.topic("alerts"),
             scores=kafka.topic("scores"),
+            commands=kafka.topic("commands"),
             outcomes=kafka.topic("outcomes"),
             deadletter=kafka.topic("vitals.deadletter"),
         )
 
     def all(self) -> tuple[str, ...]:
-        return (self.raw, self.valid, self.alerts, self.scores, self.outcomes, self.deadletter)
+        return (self.raw, self.valid, self.alerts, self.scores, self.commands, self.outcomes, self.deadletter)
 
 
 async def ensure_topics(kafka: KafkaSettings) -> list[str]:

@@ -10,6 +10,7 @@ Keys (``p`` = ``settings.redis.key_prefix``)::
     p:seen:<decision_id>            STRING de-duplication marker (expires)
     p:metrics                       HASH  counters (e.g. deadletter:<code>)
     p:config:audit                  STREAM every load, change or rejection of the threshold file
+    p:commands:audit                STREAM every acknowledge / snooze: who, what, applied or why not
 
 One Lua script applies a decision atomically and at most once per ``decision_id``,
 so a redelivered Kafka record or a replay never writes a second entry.
@@ -77,6 +78,10 @@ class Keys:
         return f"{self.prefix}:metrics"
 
     @property
+    def commands_audit(self) -> str:
+        return f"{self.prefix}:commands:audit"
+
+    @property
     def config_audit(self) -> str:
         return f"{self.prefix}:config:audit"
 
@@ -104,6 +109,10 @@ class RedisAlertSink:
 
     async def write_scores(self, ward: str, patient_id: str, payload: str) -> None:
         await self._client.hset(self._keys.ward_scores(ward), patient_id, payload)
+
+    async def audit_command(self, entry: dict[str, str]) -> None:
+        await self._client.xadd(self._keys.commands_audit, entry, maxlen=self._maxlen,  # type: ignore[arg-type]
+                                approximate=True)
 
     async def count(self, field: str, by: int = 1) -> None:
         await self._client.hincrby(self._keys.metrics, field, by)
