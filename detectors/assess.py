@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -125,6 +125,11 @@ class Assessor:
         self._sync(state, state.patient_id)
         now = max(cmd.ts_ms, state.last_ts_ms)
         tick, settings, _, _ = self._tick(state, now)
+        if cmd.kind == "tick":
+            policy, decisions = step(state.policy, replace(tick, reading=False), settings)
+            blob = base64.b64encode(self.store.dump(state.patient_id)).decode("ascii")
+            return CommandOutcome(state.model_copy(update={"policy": policy, "windows": blob}), decisions,
+                                  "applied", "")
         try:
             if cmd.kind == "acknowledge":
                 policy, decisions = acknowledge(state.policy, tick, settings, cmd.alert_id, cmd.user_id)

@@ -19,7 +19,10 @@ Acknowledge and snooze (commands carrying the user's id)
     re-presents the alert by itself when it ends.
 Technical alerts
     No valid value of a monitored vital for ``technical.stale_minutes`` (stale data),
-    and an SpO2 probe off for ``technical.probe_off_seconds`` (sensor fault).
+    no reading at all for that long (a lost feed, one alarm), and an SpO2 probe off for
+    ``technical.probe_off_seconds`` (sensor fault). The worker sends clock ticks
+    (``Tick.reading=False``) so that these and the unacknowledged escalation fire even
+    when no reading arrives.
 
 Ids are derived from the data (patient, the reading time that opened the episode,
 the step), never from a clock or randomness, so a restart or a replay reproduces them
@@ -90,6 +93,9 @@ class Tick:
     #: seconds since the last SpO2 probe-off drop (None = none recently)
     probe_off_age_s: float | None = None
     scores: dict[str, float] = field(default_factory=dict)
+    #: False for a clock tick (no new reading): only time-driven rules run — snooze
+    #: expiry, unacknowledged escalation, stale data and a lost feed.
+    reading: bool = True
 
 
 def _critical(tick: Tick, cfg: Effective) -> list[str]:
@@ -191,10 +197,17 @@ def step(state: PolicyState, tick: Tick, cfg: Effective) -> tuple[PolicyState, l
 
 def _clinical(state: PolicyState, tick: Tick, cfg: Effective) -> tuple[PolicyState, list[Alert]]:
     now, n = tick.now_ms, tick.news2
-    critical = _critical(tick, cfg)
+    critical = _critical(tick, cfg) if tick.reading else []
     target = Priority.HIGH if critical else _target(n, cfg)
     ep = state.clinical
     out: list[Alert] = []
+    if not tick.reading:
+        # A clock tick carries no new observation: confirmation and hysteresis wait for
+        # readings; the time-driven rules below still run.
+        if ep is None:
+            return state, out
+        target = None if _RANK.get(ep.priority) is None else ep.priority
+        return _timed(state, ep, tick, cfg, target, critical, out)
     if ep is None:
         if target is None:
             return state.model_copy(update={"candidate": None, "candidate_since_ms": None, "candidate_count": 0}), out
@@ -223,6 +236,12 @@ def _clinical(state: PolicyState, tick: Tick, cfg: Effective) -> tuple[PolicySta
     else:
         ep = ep.model_copy(update={"clear_since_ms": None})
 
+    return _timed(state, ep, tick, cfg, target, critical, out)
+
+
+def _timed(state: PolicyState, ep: Episode, tick: Tick, cfg: Effective, target: Priority | None,
+           critical: list[str], out: list[Alert]) -> tuple[PolicyState, list[Alert]]:
+    now = tick.now_ms
     if ep.snoozed_until_ms is not None and now >= ep.snoozed_until_ms:
         ep = _bump(ep, snoozed_until_ms=None, snoozed=())
         out.append(_decision(ep, AlertAction.REPRESENT, tick, cfg, _reason(tick, critical, "snooze ended: ")))
@@ -252,6 +271,10 @@ def _technical(state: PolicyState, tick: Tick, cfg: Effective) -> tuple[PolicySt
     for vital, age in tick.staleness_s.items():
         if not math.isnan(age) and age > t.stale_minutes * 60:
             faults[f"stale:{vital}"] = f"no valid {vital} for {age / 60:.0f} min (limit {t.stale_minutes:g} min)"
+    ages = [a for a in tick.staleness_s.values() if not math.isnan(a)]
+    if ages and min(ages) > t.stale_minutes * 60:
+        # Nothing at all for that long: the feed is lost, one alarm instead of one per vital.
+        faults = {"lost_feed:all": f"no reading at all for {min(ages) / 60:.0f} min: the feed is lost"}
     spo2_age = tick.staleness_s.get("spo2_pct", math.nan)
     if (tick.probe_off_age_s is not None and tick.probe_off_age_s < t.probe_off_seconds
             and not math.isnan(spo2_age) and spo2_age >= t.probe_off_seconds):

@@ -198,8 +198,9 @@ class Command(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     command_id: Annotated[str, Field(min_length=1, max_length=64)]
-    kind: Literal["acknowledge", "snooze"]
-    alert_id: Annotated[str, Field(min_length=1, max_length=200)]
+    #: "tick" is the worker's clock: time-driven policy rules without a new reading
+    kind: Literal["acknowledge", "snooze", "tick"]
+    alert_id: Annotated[str, Field(max_length=200)] = ""
     patient_id: Identifier
     ward: Identifier
     user_id: Annotated[str, Field(min_length=1, max_length=64)]

@@ -141,6 +141,18 @@ def register_agents(p: Pipeline) -> None:
             if new:
                 log.info("%s %s %s %s", alert.action.value, alert.priority.value, alert.patient_id, alert.reason)
 
+    @p.app.timer(interval=sc.clock_s)  # type: ignore[untyped-decorator]
+    async def clock() -> None:
+        """Time-driven rules (escalation, snooze expiry, stale data, lost feed) need no reading:
+        a tick per local patient goes through the commands topic, in the patient's partition."""
+        now = int(time.time() * 1000)
+        for pid, held in list(p.patients.items()):
+            if not isinstance(held, dict):
+                continue
+            tick = Command(command_id=f"tick:{now}", kind="tick", patient_id=pid, ward=str(held.get("ward", "")),
+                           user_id="clock", ts_ms=now)
+            await p.commands.send(key=pid.encode(), value=tick.model_dump_json().encode())
+
     @p.app.agent(p.commands, name="apply_commands")
     async def apply_commands(stream: Any) -> None:
         async for event in stream.events():
@@ -156,6 +168,8 @@ def register_agents(p: Pipeline) -> None:
             p.patients[cmd.patient_id] = outcome.state.model_dump(mode="json")
             for decision in outcome.decisions:
                 await p.alerts.send(key=decision.patient_id.encode(), value=decision.model_dump_json().encode())
+            if cmd.kind == "tick":
+                continue  # the worker's own clock: not a user action, not audited
             entry = {"command_id": cmd.command_id, "kind": cmd.kind, "alert_id": cmd.alert_id,
                      "patient_id": cmd.patient_id, "ward": cmd.ward, "user_id": cmd.user_id,
                      "ts_ms": str(cmd.ts_ms), "status": outcome.status, "error": outcome.error,

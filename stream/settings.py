@@ -82,6 +82,7 @@ class ScoringSettings(BaseModel):
 
     tick_s: float = Field(default=0.0, ge=0, description="score each patient at most this often (0 = every reading)")
     stale_after_s: float = Field(default=3600.0, gt=0, description="a vital older than this is reported stale")
+    clock_s: float = Field(default=30.0, gt=0, description="clock ticks for time-driven alert rules, every this many s")
 
 
 class StackSettings(BaseModel):

@@ -170,3 +170,24 @@ def test_overrides_are_marked_on_every_alert() -> None:
     _, out = run([(HIGH, BASE_TS)], c)
     assert out and "dr.lee" in out[0].overrides[0] and "chronic tachycardia" in out[0].overrides[0]
     assert not math.isnan(out[0].score_total)
+
+
+def test_clock_ticks_escalate_and_detect_a_lost_feed_without_readings() -> None:
+    from dataclasses import replace
+
+    c = cfg(confirmation={"readings": 1, "seconds": 0}, escalation={"unacknowledged_minutes": {"medium": 15}},
+            technical={"stale_minutes": 10})
+    state, out = run([(MEDIUM, BASE_TS)], c)
+    assert [d.action for d in out] == [AlertAction.RAISE]
+    # no reading for 20 minutes: the clock alone escalates and raises the lost-feed alarm
+    clock = replace(tick(MEDIUM, BASE_TS + 20 * MIN,
+                         staleness_s={"heart_rate_bpm": 1200.0, "spo2_pct": 1200.0}), reading=False)
+    state, out = step(state, clock, c)
+    assert [(d.action, d.source) for d in out] == [(AlertAction.ESCALATE, "news2"), (AlertAction.RAISE, "technical")]
+    assert "feed is lost" in out[1].reason and out[1].alert_id.startswith("tech:lost_feed:all:")
+    # a clock tick never confirms or resolves a clinical condition by itself
+    quiet = replace(tick(STABLE, BASE_TS + 30 * MIN, staleness_s={"heart_rate_bpm": 1.0}), reading=False)
+    state, out = step(state, quiet, c)
+    assert [d.source for d in out] == ["technical"] and state.clinical is not None
+    fresh, out = step(PolicyState(), replace(tick(HIGH, BASE_TS), reading=False), c)
+    assert out == [] and fresh.candidate is None
