@@ -8,7 +8,8 @@ EWS    := $(VENV)/bin/ews
 PYTEST := $(VENV)/bin/pytest
 
 # command:debian-package pairs the project needs on the machine
-SYSTEM_TOOLS := java:default-jre-headless mvn:maven redis-server:redis-server kcat:kcat docker-compose:docker-compose
+SYSTEM_TOOLS := java:default-jre-headless mvn:maven redis-server:redis-server kcat:kcat docker-compose:docker-compose \
+                chromium:chromium chromedriver:chromium-driver
 
 .PHONY: demo test bench setup system-deps stack-up stack-down stack-status clean
 

@@ -181,7 +181,8 @@ def register_agents(p: Pipeline) -> None:
         async for event in stream.events():
             try:
                 doc = json.loads(event.value)
-                summary = json.dumps({"bed": doc["bed"], "ts_ms": doc["ts_ms"], "scores": doc["scores"]})
+                summary = json.dumps({"patient_id": doc["patient_id"], "bed": doc["bed"], "ts_ms": doc["ts_ms"],
+                                      "scores": doc["scores"]})
                 ward, pid = str(doc["ward"]), str(doc["patient_id"])
             except Exception as exc:  # noqa: BLE001 - never die on input; record it
                 await dead_letter(event, "invalid_scores", f"{type(exc).__name__}: {exc}")

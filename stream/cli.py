@@ -246,6 +246,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _wait_port(s.websocket.host, s.websocket.port, 30.0, children)
         print(f"\nworker, feed server and simulator running; logs in {logs}", flush=True)
         print(f"ward screen feed: {url}  (any screen: ews watch --ward {args.ward} --token {token})", flush=True)
+        print(f"ward screen page: http://{s.websocket.host}:{s.websocket.port}/screen?ward={args.ward}&token={token}"
+              f"&user=<your id>", flush=True)
         print(f"watching {args.ward}; alerts appear below as patients deteriorate. Ctrl-C stops.\n", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_watch(url, args.ward, token, args.duration))

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from http import HTTPStatus
+from importlib import resources
 import json
 import logging
 import re
@@ -35,6 +37,7 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from pydantic import ValidationError
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
 from websockets.exceptions import ConnectionClosed
 
 from detectors.schemas import Command
@@ -73,11 +76,13 @@ class _Client:
 
 @dataclass(eq=False)
 class _WardFeed:
-    """Follows one ward's decision Stream and fans out to subscribed clients."""
+    """Follows one ward's decision Stream (and its score updates) and fans out to clients."""
 
     ward: str
     key: str
     redis: aioredis.Redis
+    scores_key: str = ""
+    scores_id: str = "$"
     clients: set[_Client] = field(default_factory=set)
     task: asyncio.Task[None] | None = None
     last_id: str = "0-0"
@@ -86,24 +91,34 @@ class _WardFeed:
     async def start(self) -> None:
         newest = cast(_Entries, await self.redis.xrevrange(self.key, count=1))
         self.last_id = newest[0][0] if newest else "0-0"
+        if self.scores_key:
+            latest = cast(_Entries, await self.redis.xrevrange(self.scores_key, count=1))
+            self.scores_id = latest[0][0] if latest else "0-0"
         self.task = asyncio.create_task(self._follow(), name=f"ward-feed:{self.ward}")
 
     async def _follow(self) -> None:
         while True:
             try:
-                batches = cast(_XReadReply, await self.redis.xread({self.key: self.last_id}, block=1000,
-                                                                   count=self.batch))
+                streams: dict[Any, Any] = {self.key: self.last_id}
+                if self.scores_key:
+                    streams[self.scores_key] = self.scores_id
+                batches = cast(_XReadReply, await self.redis.xread(streams, block=1000, count=self.batch))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - keep following through Redis restarts
                 log.warning("ward %s: reading %s failed (%s); retrying", self.ward, self.key, exc)
                 await asyncio.sleep(1.0)
                 continue
-            for _key, entries in batches:
+            for key, entries in batches:
                 for entry_id, fields in entries:
-                    self.last_id = entry_id
-                    message = {"type": "alert", "ward": self.ward, "event_id": entry_id,
-                               "alert": json.loads(fields["alert"])}
+                    message: dict[str, Any]
+                    if key == self.scores_key:
+                        self.scores_id = entry_id
+                        message = {"type": "scores", "ward": self.ward, "scores": json.loads(fields["scores"])}
+                    else:
+                        self.last_id = entry_id
+                        message = {"type": "alert", "ward": self.ward, "event_id": entry_id,
+                                   "alert": json.loads(fields["alert"])}
                     for client in list(self.clients):
                         self._offer(client, message)
             # Give healthy clients a moment (at most PACE_S per batch) to drain before the next
@@ -149,20 +164,23 @@ class FeedServer:
             feed = self._feeds.get(ward)
             if feed is None:
                 feed = _WardFeed(ward, self._keys.ward_stream(ward), self._redis,
+                                 scores_key=self._keys.ward_scores_stream(ward),
                                  batch=max(1, min(100, self._settings.websocket.client_queue // 2)))
                 await feed.start()
                 self._feeds[ward] = feed
             return feed
 
-    async def _snapshot(self, ward: str) -> tuple[list[dict[str, Any]], str]:
+    async def _snapshot(self, ward: str) -> tuple[list[dict[str, Any]], str, dict[str, Any]]:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hgetall(self._keys.ward_active(ward))
             pipe.xrevrange(self._keys.ward_stream(ward), count=1)
-            active, newest = await pipe.execute()
+            pipe.hgetall(self._keys.ward_scores(ward))
+            active, newest, scores = await pipe.execute()
         alerts = [json.loads(v) for v in active.values()]
         rank = {"high": 3, "medium": 2, "low": 1}
         alerts.sort(key=lambda a: (-rank.get(a.get("priority", ""), 0), a.get("raised_ts_ms", 0)))
-        return alerts, (newest[0][0] if newest else "0-0")
+        patients = {pid: json.loads(v) for pid, v in scores.items()}
+        return alerts, (newest[0][0] if newest else "0-0"), patients
 
     async def handler(self, ws: ServerConnection) -> None:
         try:
@@ -221,9 +239,9 @@ class FeedServer:
                     last = entry_id
                 return last
             # The screen was away longer than the Stream keeps: it re-syncs from a snapshot.
-        alerts, snapshot_id = await self._snapshot(ward)
+        alerts, snapshot_id, patients = await self._snapshot(ward)
         await ws.send(json.dumps({"type": "snapshot", "ward": ward, "alerts": alerts, "last_event_id": snapshot_id,
-                                  "resync": resume_from is not None}))
+                                  "patients": patients, "resync": resume_from is not None}))
         return snapshot_id
 
     async def _send(self, client: _Client, after_id: str) -> None:
@@ -236,7 +254,7 @@ class FeedServer:
                 except TimeoutError:
                     await client.ws.send(json.dumps({"type": "heartbeat", "ts_ms": int(time.time() * 1000)}))
                     continue
-                if _stream_id(message["event_id"]) <= after:
+                if "event_id" in message and _stream_id(message["event_id"]) <= after:
                     continue  # already sent (snapshot or resume)
                 await client.ws.send(json.dumps(message))
 
@@ -283,11 +301,25 @@ class FeedServer:
             await self._producer.stop()
         await self._redis.aclose()
 
+    def http(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Plain HTTP on the same port: the ward screen page; everything else upgrades."""
+        path = request.path.split("?", 1)[0]
+        if path in ("/screen", "/screen/"):
+            response = connection.respond(HTTPStatus.OK, _SCREEN_HTML)
+            response.headers["Content-Type"] = "text/html; charset=utf-8"
+            response.headers["Cache-Control"] = "no-store"
+            return response
+        if path == "/healthz":
+            return connection.respond(HTTPStatus.OK, "ok\n")
+        return None
+
     async def start(self) -> Server:
         ws = self._settings.websocket
-        return await serve(self.handler, ws.host, ws.port, ping_interval=20, ping_timeout=20, max_size=2**16)
+        return await serve(self.handler, ws.host, ws.port, ping_interval=20, ping_timeout=20, max_size=2**16,
+                           process_request=self.http)
 
 
+_SCREEN_HTML = resources.files("stream").joinpath("static/screen.html").read_text(encoding="utf-8")
 _EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 
 

@@ -7,6 +7,7 @@ Keys (``p`` = ``settings.redis.key_prefix``)::
     p:decisions                     STREAM every decision, all wards (audit log)
     p:ward:<ward>:decisions         STREAM every decision of one ward (live feed, resume)
     p:ward:<ward>:scores            HASH  patient_id → JSON of the latest clinical scores
+    p:ward:<ward>:scores:stream     STREAM recent score updates (live screens; capped)
     p:seen:<decision_id>            STRING de-duplication marker (expires)
     p:metrics                       HASH  counters (e.g. deadletter:<code>)
     p:config:audit                  STREAM every load, change or rejection of the threshold file
@@ -70,6 +71,9 @@ class Keys:
     def ward_scores(self, ward: str) -> str:
         return f"{self.prefix}:ward:{ward}:scores"
 
+    def ward_scores_stream(self, ward: str) -> str:
+        return f"{self.prefix}:ward:{ward}:scores:stream"
+
     def seen(self, decision_id: str) -> str:
         return f"{self.prefix}:seen:{decision_id}"
 
@@ -108,7 +112,11 @@ class RedisAlertSink:
         return cast(int | str, result) != 0
 
     async def write_scores(self, ward: str, patient_id: str, payload: str) -> None:
-        await self._client.hset(self._keys.ward_scores(ward), patient_id, payload)
+        """Latest scores per patient (snapshot) and a short Stream of updates (live screens)."""
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.hset(self._keys.ward_scores(ward), patient_id, payload)
+            pipe.xadd(self._keys.ward_scores_stream(ward), {"scores": payload}, maxlen=5_000, approximate=True)
+            await pipe.execute()
 
     async def audit_command(self, entry: dict[str, str]) -> None:
         await self._client.xadd(self._keys.commands_audit, entry, maxlen=self._maxlen,  # type: ignore[arg-type]

@@ -52,7 +52,7 @@ async def subscribe(url: str, ward: str, token: str = "test-screen-all-wards",
 
 
 async def next_message(ws: ClientConnection, timeout_s: float) -> dict[str, Any] | None:
-    """The next alert (heartbeats skipped), or None after ``timeout_s``."""
+    """The next alert event (heartbeats and score updates skipped), or None after ``timeout_s``."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
         left = deadline - asyncio.get_running_loop().time()
@@ -62,5 +62,5 @@ async def next_message(ws: ClientConnection, timeout_s: float) -> dict[str, Any]
             msg = dict(json.loads(await asyncio.wait_for(ws.recv(), left)))
         except TimeoutError:
             return None
-        if msg.get("type") != "heartbeat":
+        if msg.get("type") not in ("heartbeat", "scores"):
             return msg
