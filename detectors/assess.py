@@ -115,6 +115,7 @@ class Assessor:
             staleness_s={v: window[v]["staleness_s"] for v in VITALS if not math.isnan(window[v]["latest"])},
             probe_off_age_s=None if math.isnan(probe) else probe,
             scores=summary,
+            trend=self.store.trend(pid, 60),
         )
         return tick, settings, scores, features
 

@@ -93,6 +93,8 @@ class Tick:
     #: seconds since the last SpO2 probe-off drop (None = none recently)
     probe_off_age_s: float | None = None
     scores: dict[str, float] = field(default_factory=dict)
+    #: per-minute means of the last hour per vital (for the explanation on alerts)
+    trend: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     #: False for a clock tick (no new reading): only time-driven rules run — snooze
     #: expiry, unacknowledged escalation, stale data and a lost feed.
     reading: bool = True
@@ -174,7 +176,21 @@ def _decision(ep: Episode, action: AlertAction, tick: Tick, cfg: Effective, reas
         user_id=user_id,
         snoozed_until_ms=ep.snoozed_until_ms,
         overrides=list(cfg.overrides),
+        trend=_behind(tick, ep),
     )
+
+
+_COMPONENT_VITALS = {"resp_rate": ("resp_rate_per_min",), "spo2": ("spo2_pct",), "sbp": ("sbp_mmhg",),
+                     "pulse": ("heart_rate_bpm",), "temperature": ("temp_c",)}
+
+
+def _behind(tick: Tick, ep: Episode) -> dict[str, list[tuple[int, float]]]:
+    """The trend of the vitals that scored (all of them for a technical alert)."""
+    if ep.source == "technical":
+        return dict(tick.trend)
+    wanted = {v for comp, points in tick.news2.components.items() if points > 0
+              for v in _COMPONENT_VITALS.get(comp, ())}
+    return {v: pts for v, pts in tick.trend.items() if v in wanted}
 
 
 def _bump(ep: Episode, **update: object) -> Episode:

@@ -190,6 +190,8 @@ class Alert(BaseModel):
     snoozed_until_ms: int | None = None
     #: clinician overrides in force for this patient (author, reason, expiry)
     overrides: list[str] = Field(default_factory=list)
+    #: the last hour of the vitals behind the alert, per-minute means: {vital: [(ts_ms, value)]}
+    trend: dict[str, list[tuple[int, float]]] = Field(default_factory=dict)
 
 
 class Command(BaseModel):

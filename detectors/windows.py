@@ -414,6 +414,26 @@ class WindowStore:
         row = self.features_batch(np.array([self.slot(patient_id)]), np.array([float(now_ms)]))[0]
         return {v: dict(zip(self.fields, map(float, row[j]))) for j, v in enumerate(VITALS)}
 
+    def trend(self, patient_id: str, minutes: int = 60) -> dict[str, list[tuple[int, float]]]:
+        """Per-minute means of each vital over the last ``minutes`` closed minutes: ``{vital: [(ts_ms, mean)]}``.
+
+        Read after :meth:`features` (which closes the minutes up to its ``now_ms``).
+        """
+        s = self.slot(patient_id)
+        out: dict[str, list[tuple[int, float]]] = {}
+        for j, vital in enumerate(VITALS):
+            head = int(self._I[s, j, kn.I_MIN])
+            if head < 0:
+                continue
+            points = []
+            for m in range(max(head - minutes, head - kn.MINUTES), head):
+                y = float(self._F[s, j, kn.F_MIN_Y + m % kn.MINUTES])
+                if not math.isnan(y):
+                    points.append((m * 60_000, round(y, 2)))
+            if points:
+                out[vital] = points
+        return out
+
     def counters(self, patient_id: str) -> dict[str, dict[str, int]]:
         s = self.slot(patient_id)
         names = ("accepted", "late", "spike", "implausible", "probe_off", "missing", "duplicate")

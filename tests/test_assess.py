@@ -114,3 +114,15 @@ def test_per_patient_scale2_override_applies_until_it_expires() -> None:
     assert res.decisions == []  # on Scale 1 this is SpO2 3 + oxygen 2: a false alarm
     later = Assessor(ScoringConfig(thresholds=t)).assess(None, r(1_900_000_000_000, **copd))  # after expiry
     assert later.news2 is not None and later.news2.scale == 1 and later.news2.components["spo2"] == 3
+
+
+def test_alerts_carry_the_last_hour_of_the_vitals_behind_them() -> None:
+    # HR climbing over 40 minutes until it scores, RR steady and normal.
+    seq = [r(BASE_TS + m * 60_000, heart_rate_bpm=80 + m * 1.5) for m in range(41)]
+    res = run(Assessor(ScoringConfig(thresholds=plain_thresholds())), seq)
+    raised = [d for x in res for d in x.decisions if d.action.value == "raise"]
+    assert raised and raised[0].components["pulse"] >= 2
+    trend = raised[0].trend
+    assert set(trend) == {"heart_rate_bpm"}  # only what scored; RR and the rest were normal
+    values = [v for _, v in trend["heart_rate_bpm"]]
+    assert values == sorted(values) and len(values) >= 20 and values[-1] - values[0] > 25
