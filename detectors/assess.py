@@ -18,12 +18,13 @@ import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from pydantic import ValidationError
 
 
 from detectors.features import FeatureConfig, build_features, score_inputs
 from detectors.patient import PatientState, apply_reading
 from detectors.policy import CommandError, Tick, acknowledge, snooze, step
-from detectors.thresholds import Effective, Thresholds
+from detectors.thresholds import Effective, PatientOverride, Thresholds
 from detectors.schemas import Alert, Command, Reading
 from detectors.scores import Mews, Qsofa, ScoreResult, ShockIndex, Sirs
 from detectors.scores.news2 import News2, News2Result
@@ -102,7 +103,7 @@ class Assessor:
         window = self.store.features(pid, float(now))
         features = build_features(window, state, now)
         inputs = score_inputs(window, state, now, self.config.features)
-        settings = self.config.thresholds.effective(state.ward, pid, now)
+        settings = self.config.thresholds.effective(state.ward, pid, now, state.bedside_override)
         news2_scorer = News2(spo2_scale=settings.spo2_scale)
         news = news2_scorer.result(inputs)
         scores: dict[str, ScoreResult] = {"news2": news2_scorer.score(inputs)}
@@ -130,6 +131,14 @@ class Assessor:
             policy, decisions = step(state.policy, replace(tick, reading=False), settings)
             blob = base64.b64encode(self.store.dump(state.patient_id)).decode("ascii")
             return CommandOutcome(state.model_copy(update={"policy": policy, "windows": blob}), decisions,
+                                  "applied", "")
+        if cmd.kind == "override":
+            seen = (*state.commands_seen, cmd.command_id)[-_SEEN:]
+            try:
+                override = _bedside_override(cmd, now)
+            except (ValueError, ValidationError) as exc:
+                return CommandOutcome(state.model_copy(update={"commands_seen": seen}), [], "rejected", str(exc))
+            return CommandOutcome(state.model_copy(update={"bedside_override": override, "commands_seen": seen}), [],
                                   "applied", "")
         try:
             if cmd.kind == "acknowledge":
@@ -180,6 +189,22 @@ class Assessor:
         })
         self._synced[pid] = new_state.readings
         return Assessment(new_state, news, decisions, scores, features, outcome)
+
+
+def _bedside_override(cmd: Command, now_ms: int) -> PatientOverride:
+    """An override command → a patient layer: author = the user, a reason, an expiry (at most 7 days)."""
+    from datetime import datetime, timezone
+
+    if not cmd.reason or len(cmd.reason.strip()) < 3:
+        raise ValueError("an override needs a reason")
+    if cmd.minutes is None or not 0 < cmd.minutes <= 7 * 24 * 60:
+        raise ValueError("an override needs minutes between 0 and 7 days")
+    if not cmd.settings:
+        raise ValueError("an override needs settings (e.g. {\"spo2_scale\": 2})")
+    # Expiry on the patient's clock (the later of the command's and the last reading's time).
+    expires = datetime.fromtimestamp((now_ms + cmd.minutes * 60_000) / 1000, tz=timezone.utc)
+    return PatientOverride.model_validate({**cmd.settings, "author": cmd.user_id, "reason": cmd.reason.strip(),
+                                           "expires": expires})
 
 
 def assess(state: PatientState | None, reading: Reading, config: ScoringConfig | None = None) -> Assessment:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.policy import PolicyState
+from detectors.thresholds import PatientOverride
 from detectors.schemas import Reading
 
 __all__ = ["PatientState", "VitalSample", "apply_reading"]
@@ -39,6 +40,8 @@ class PatientState(BaseModel):
     windows: str | None = None
     #: ids of the last commands applied (acknowledge, snooze), for idempotence
     commands_seen: tuple[str, ...] = ()
+    #: an override set from a ward screen (author, reason, expiry), on top of the threshold file
+    bedside_override: PatientOverride | None = None
 
     def latest(self, name: str) -> bool | int | float | str | None:
         sample = self.vitals.get(name)
@@ -69,4 +72,5 @@ def apply_reading(state: PatientState | None, reading: Reading) -> PatientState:
         last_scored_ts_ms=state.last_scored_ts_ms if state else 0,
         windows=state.windows if state else None,
         commands_seen=state.commands_seen if state else (),
+        bedside_override=state.bedside_override if state else None,
     )

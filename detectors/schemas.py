@@ -17,7 +17,7 @@ Example
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -200,8 +200,9 @@ class Command(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     command_id: Annotated[str, Field(min_length=1, max_length=64)]
-    #: "tick" is the worker's clock: time-driven policy rules without a new reading
-    kind: Literal["acknowledge", "snooze", "tick"]
+    #: "tick" is the worker's clock: time-driven policy rules without a new reading;
+    #: "override" sets this patient's settings (``settings``: a threshold-file layer) until ``minutes`` from now
+    kind: Literal["acknowledge", "snooze", "override", "tick"]
     alert_id: Annotated[str, Field(max_length=200)] = ""
     patient_id: Identifier
     ward: Identifier
@@ -210,6 +211,7 @@ class Command(BaseModel):
     minutes: float | None = None
     reason: Annotated[str, Field(max_length=500)] | None = None
     priorities: list[Priority] = Field(default_factory=list)
+    settings: dict[str, Any] | None = None
 
 
 class OutcomeKind(str, Enum):

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from detectors.errors import ConfigError
 
-__all__ = ["Effective", "Thresholds", "parse_thresholds"]
+__all__ = ["Effective", "PatientOverride", "Thresholds", "parse_thresholds"]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -155,7 +155,9 @@ class Thresholds(BaseModel):
     wards: dict[str, Layer] = Field(default_factory=dict)
     patients: dict[str, PatientOverride] = Field(default_factory=dict)
 
-    def effective(self, ward: str, patient_id: str, now_ms: int) -> Effective:
+    def effective(self, ward: str, patient_id: str, now_ms: int,
+                  bedside: PatientOverride | None = None) -> Effective:
+        """Settings for one patient; ``bedside`` is an override set from a ward screen (it wins)."""
         merged: dict[str, Any] = {k: getattr(self.defaults, k) for k in Effective.model_fields if k != "overrides"}
         notes: list[str] = []
         layers: list[tuple[str, Layer]] = []
@@ -164,6 +166,9 @@ class Thresholds(BaseModel):
         p = self.patients.get(patient_id)
         if p is not None and p.expires.timestamp() * 1000 > now_ms:
             layers.append((f"patient {patient_id} by {p.author}: {p.reason} (until {p.expires.isoformat()})", p))
+        if bedside is not None and bedside.expires.timestamp() * 1000 > now_ms:
+            layers.append((f"bedside override by {bedside.author}: {bedside.reason} "
+                           f"(until {bedside.expires.isoformat()})", bedside))
         for label, layer in layers:
             changed = [k for k in merged if getattr(layer, k) is not None]
             for k in changed:

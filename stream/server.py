@@ -7,7 +7,8 @@ server → ``{"type": "snapshot", "ward": w, "alerts": [...], "last_event_id": i
 server → ``{"type": "resume", "ward": w, "from": id, "count": n}`` then the n missed events (resume)
 server → ``{"type": "alert", "ward": w, "event_id": id, "alert": {...}}`` for each decision
 server → ``{"type": "heartbeat", "ts_ms": ...}`` when idle for ``heartbeat_s``
-client → ``{"type": "acknowledge", "alert_id": a, "user_id": u}`` or
+client → ``{"type": "override", "patient_id": p, "user_id": u, "reason": r, "minutes": m, "settings": {...}}``,
+``{"type": "acknowledge", "alert_id": a, "user_id": u}`` or
 ``{"type": "snooze", "alert_id": a, "user_id": u, "minutes": m, "reason": r[, "priorities": [...]]}``
 server → ``{"type": "command_accepted", "command_id": …}``; the outcome arrives as an alert event
 server → ``{"type": "error", "error": "..."}`` for a message it cannot take
@@ -265,19 +266,28 @@ class FeedServer:
         except (ValueError, TypeError):
             return {"type": "error", "error": "not JSON"}
         kind = doc.get("type") if isinstance(doc, dict) else None
-        if kind not in ("acknowledge", "snooze"):
-            return {"type": "error", "error": f"unsupported message type {kind!r} (acknowledge, snooze)"}
-        alert_id, user_id = doc.get("alert_id"), doc.get("user_id")
-        if not isinstance(alert_id, str) or not isinstance(user_id, str) or not user_id.strip():
-            return {"type": "error", "error": f"{kind} needs alert_id and the user's user_id"}
-        active = cast(dict[str, str], await self._redis.hgetall(self._keys.ward_active(ward)))
-        patient = next((pid for pid, js in active.items() if json.loads(js).get("alert_id") == alert_id), None)
-        if patient is None:
-            return {"type": "error", "error": f"alert {alert_id!r} is not active on ward {ward!r}"}
+        if kind not in ("acknowledge", "snooze", "override"):
+            return {"type": "error", "error": f"unsupported message type {kind!r} (acknowledge, snooze, override)"}
+        alert_id, user_id = doc.get("alert_id", ""), doc.get("user_id")
+        if not isinstance(user_id, str) or not user_id.strip():
+            return {"type": "error", "error": f"{kind} needs the user's user_id"}
+        if kind == "override":
+            patient = doc.get("patient_id")
+            known = await self._redis.hexists(self._keys.ward_scores(ward), str(patient))
+            if not isinstance(patient, str) or not known:
+                return {"type": "error", "error": f"patient {patient!r} is not on ward {ward!r}"}
+        else:
+            if not isinstance(alert_id, str) or not alert_id:
+                return {"type": "error", "error": f"{kind} needs alert_id"}
+            active = cast(dict[str, str], await self._redis.hgetall(self._keys.ward_active(ward)))
+            patient = next((pid for pid, js in active.items() if json.loads(js).get("alert_id") == alert_id), None)
+            if patient is None:
+                return {"type": "error", "error": f"alert {alert_id!r} is not active on ward {ward!r}"}
         try:
             cmd = Command(command_id=str(doc.get("command_id") or uuid.uuid4().hex), kind=kind, alert_id=alert_id,
                           patient_id=patient, ward=ward, user_id=user_id.strip(), ts_ms=int(time.time() * 1000),
-                          minutes=doc.get("minutes"), reason=doc.get("reason"), priorities=doc.get("priorities") or [])
+                          minutes=doc.get("minutes"), reason=doc.get("reason"), priorities=doc.get("priorities") or [],
+                          settings=doc.get("settings"))
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]
             return {"type": "error", "error": f"{'.'.join(map(str, first['loc']))}: {first['msg']}"}

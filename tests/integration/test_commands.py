@@ -83,3 +83,50 @@ def test_acknowledge_and_snooze_round_trip(isolated: Isolated, worker: Proc, fee
     assert [a["status"] for a in audit if a["command_id"] == "c-1"] == ["applied", "duplicate"]
     assert status["c-2"][0] == "rejected" and "reason" in status["c-2"][1]
     assert status["c-3"][0] == "applied"
+
+
+def test_a_bedside_override_sets_scale2_for_a_copd_patient(isolated: Isolated, worker: Proc, feed: Proc) -> None:
+    from tests.helpers import STABLE
+
+    s = isolated.settings
+    topics = Topics.from_settings(s.kafka)
+    ward = f"ovr-{isolated.tag}"
+    url = f"ws://127.0.0.1:{s.websocket.port}"
+    copd = dict(STABLE, spo2_pct=90, o2_supplemental=True)  # Scale 1: SpO2 3 + oxygen 2 = 5, medium
+
+    async def scenario() -> tuple[list[dict[str, object]], dict[str, object] | None]:
+        ws, _ = await subscribe(url, ward)
+        await publish(s, topics.raw, [(b"PO", encode(reading("PO", ward, BASE_TS, STABLE)))])
+        r = aioredis.Redis.from_url(s.redis.url, decode_responses=True)
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not await r.hexists(Keys(s.redis.key_prefix).ward_scores(ward), "PO"):
+                await asyncio.sleep(0.2)
+        finally:
+            await r.aclose()
+        replies = []
+        for msg in ({"type": "override", "patient_id": "PO", "user_id": "dr.osei", "minutes": 60,
+                     "reason": "COPD, prescribed target 88-92 %", "settings": {"spo2_scale": 2}},
+                    {"type": "override", "patient_id": "PO", "user_id": "dr.osei", "minutes": 60, "reason": "x",
+                     "settings": {"spo2_scale": 2}},
+                    {"type": "override", "patient_id": "nobody", "user_id": "dr.osei", "minutes": 60,
+                     "reason": "copd", "settings": {"spo2_scale": 2}}):
+            await ws.send(json.dumps(msg))
+            while True:
+                reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                if reply["type"] in ("command_accepted", "error"):
+                    replies.append(reply)
+                    break
+        await asyncio.sleep(2)
+        await publish(s, topics.raw, [(b"PO", encode(reading("PO", ward, BASE_TS + k * MIN, copd))) for k in (1, 2, 3)])
+        got = await next_message(ws, 8)
+        await ws.close()
+        return replies, got
+
+    replies, got = asyncio.run(scenario())
+    assert [r["type"] for r in replies[:2]] == ["command_accepted", "command_accepted"]
+    assert replies[2]["type"] == "error" and "not on ward" in str(replies[2]["error"])
+    assert got is None, f"a Scale-2 patient at SpO2 90 % on oxygen raised {got}"
+    audit = asyncio.run(_audit(isolated, 2))
+    assert [(a["kind"], a["status"]) for a in audit] == [("override", "applied"), ("override", "rejected")]
+    assert "reason" in audit[1]["error"]
