@@ -104,7 +104,7 @@ class Assessor:
         features = build_features(window, state, now)
         inputs = score_inputs(window, state, now, self.config.features)
         settings = self.config.thresholds.effective(state.ward, pid, now, state.bedside_override)
-        news2_scorer = News2(spo2_scale=settings.spo2_scale)
+        news2_scorer = News2(spo2_scale=settings.spo2_scale, pulse_scores_zero_up_to=settings.pulse_scores_zero_up_to)
         news = news2_scorer.result(inputs)
         scores: dict[str, ScoreResult] = {"news2": news2_scorer.score(inputs)}
         scores.update({s.name: s.score(inputs) for s in self._others})

@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.schemas import Alert, AlertAction, Priority
 from detectors.scores.news2 import News2Result
-from detectors.thresholds import Effective, Thresholds
+from detectors.thresholds import ConfirmationRule, Effective, Thresholds
 
 __all__ = ["CommandError", "Episode", "PolicyState", "Tick", "acknowledge", "snooze", "step"]
 
@@ -130,6 +130,17 @@ def _target(n: News2Result, cfg: Effective) -> Priority | None:
     if n.max_single >= b.single_parameter_at:
         return Priority.LOW
     return None
+
+
+def _rule(cfg: Effective, n: News2Result, target: Priority | None) -> ConfirmationRule:
+    """The confirmation rule: a parameter's own when one parameter scoring 3 drives a low alert."""
+    c = cfg.confirmation
+    if target is Priority.LOW and c.per_parameter:
+        driving = [k for k, v in n.components.items() if v >= cfg.news2.single_parameter_at and k in c.per_parameter]
+        if driving:
+            rules = [c.per_parameter[k] for k in driving]
+            return ConfirmationRule(readings=max(r.readings for r in rules), seconds=max(r.seconds for r in rules))
+    return c
 
 
 def _clear(n: News2Result, cfg: Effective, critical: list[str]) -> bool:
@@ -230,7 +241,7 @@ def _clinical(state: PolicyState, tick: Tick, cfg: Effective) -> tuple[PolicySta
         since = state.candidate_since_ms if state.candidate is not None else now
         count = state.candidate_count + 1 if state.candidate is not None else 1
         lowest = target if state.candidate is None or _RANK[target] < _RANK[state.candidate] else state.candidate
-        c = cfg.confirmation
+        c = _rule(cfg, n, target)
         confirmed = critical or (count >= c.readings and now - (since or now) >= c.seconds * 1000)
         if not confirmed:
             return state.model_copy(update={"candidate": lowest, "candidate_since_ms": since,

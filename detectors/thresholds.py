@@ -38,12 +38,31 @@ class News2Bands(BaseModel):
         return self
 
 
-class Confirmation(BaseModel):
-    """A condition must hold for ``readings`` scoring ticks spanning ``seconds`` before it alarms."""
-
+class ConfirmationRule(BaseModel):
     model_config = _STRICT
     readings: int = Field(default=2, ge=1, le=60)
     seconds: float = Field(default=60.0, ge=0, le=3600)
+
+
+_NEWS2_PARAMETERS = {"resp_rate", "spo2", "air_or_oxygen", "sbp", "pulse", "consciousness", "temperature"}
+
+
+class Confirmation(ConfirmationRule):
+    """A condition must hold for ``readings`` scoring ticks spanning ``seconds`` before it alarms.
+
+    ``per_parameter`` sets another rule for a condition driven by one NEWS2 parameter
+    scoring 3 (e.g. a longer one for ``spo2``, whose probes wander), keyed by the
+    parameter names of NEWS2 components.
+    """
+
+    per_parameter: dict[str, ConfirmationRule] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known(self) -> Confirmation:
+        unknown = set(self.per_parameter) - _NEWS2_PARAMETERS
+        if unknown:
+            raise ValueError(f"unknown NEWS2 parameters {sorted(unknown)}; known: {sorted(_NEWS2_PARAMETERS)}")
+        return self
 
 
 class Critical(BaseModel):
@@ -105,6 +124,8 @@ class Layer(BaseModel):
     snooze: Snooze | None = None
     technical: Technical | None = None
     spo2_scale: int | None = Field(default=None, ge=1, le=2)
+    #: heart rates up to this score 0 in NEWS2 for this patient (e.g. known, rate-controlled AF)
+    pulse_scores_zero_up_to: int | None = Field(default=None, ge=91, le=140)
 
 
 class PatientOverride(Layer):
@@ -142,6 +163,7 @@ class Effective(BaseModel):
     snooze: Snooze
     technical: Technical
     spo2_scale: int
+    pulse_scores_zero_up_to: int | None = None
     overrides: tuple[str, ...] = ()
 
 

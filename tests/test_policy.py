@@ -191,3 +191,33 @@ def test_clock_ticks_escalate_and_detect_a_lost_feed_without_readings() -> None:
     assert [d.source for d in out] == ["technical"] and state.clinical is not None
     fresh, out = step(PolicyState(), replace(tick(HIGH, BASE_TS), reading=False), c)
     assert out == [] and fresh.candidate is None
+
+
+def test_confirmation_per_parameter() -> None:
+    c = cfg(confirmation={"readings": 1, "seconds": 0, "per_parameter": {"spo2": {"readings": 3, "seconds": 120}}})
+    low_spo2 = dict(STABLE, spo2_pct=90)  # SpO2 scores 3 alone: a low alert driven by one parameter
+    _, out = run([(low_spo2, BASE_TS), (low_spo2, BASE_TS + MIN)], c)
+    assert out == []  # the SpO2 rule wants 3 readings over 2 minutes
+    _, out = run([(low_spo2, BASE_TS + k * MIN) for k in range(3)], c)
+    assert [d.action for d in out] == [AlertAction.RAISE]
+    low_pulse = dict(STABLE, heart_rate_bpm=135)  # another parameter: the default rule (at once)
+    _, out = run([(low_pulse, BASE_TS)], c)
+    assert [d.action for d in out] == [AlertAction.RAISE]
+    with pytest.raises(Exception, match="unknown NEWS2 parameters"):
+        cfg(confirmation={"per_parameter": {"heart": {"readings": 2}}})
+
+
+def test_a_heart_rate_band_for_a_known_af_patient() -> None:
+    from detectors.scores import News2, ScoreInputs
+
+    t = Thresholds.model_validate({"version": 1, "patients": {"P1": {
+        "pulse_scores_zero_up_to": 120, "author": "dr.lee", "reason": "rate-controlled AF",
+        "expires": "2099-01-01T00:00:00Z"}}})
+    e = t.effective("w", "P1", BASE_TS)
+    assert e.pulse_scores_zero_up_to == 120
+    scorer = News2(pulse_scores_zero_up_to=e.pulse_scores_zero_up_to)
+    base = dict(resp_rate_per_min=16, spo2_pct=97, o2_supplemental=False, sbp_mmhg=120, acvpu="A", temp_c=37.0)
+    assert scorer.result(ScoreInputs(heart_rate_bpm=118, **base)).components["pulse"] == 0  # type: ignore[arg-type]
+    assert scorer.result(ScoreInputs(heart_rate_bpm=121, **base)).components["pulse"] == 2  # type: ignore[arg-type]
+    assert scorer.result(ScoreInputs(heart_rate_bpm=45, **base)).components["pulse"] == 1  # type: ignore[arg-type]
+    assert t.effective("w", "P2", BASE_TS).pulse_scores_zero_up_to is None

@@ -200,6 +200,8 @@ class News2:
 
     name: str = "news2"
     spo2_scale: int = 1
+    #: a clinician's per-patient band: heart rates up to this score 0 (None = the chart)
+    pulse_scores_zero_up_to: int | None = None
 
     def result(self, inputs: ScoreInputs) -> News2Result:
         r = news2(
@@ -212,6 +214,12 @@ class News2:
             temp_c=inputs.temp_c,
             spo2_scale=self.spo2_scale,
         )
+        hr = inputs.heart_rate_bpm
+        limit = self.pulse_scores_zero_up_to
+        if limit is not None and hr is not None and 51 <= round_half_up(hr) <= limit and r.components["pulse"]:
+            comp = {**r.components, "pulse": 0}
+            total = sum(comp.values())
+            r = replace(r, components=comp, total=total, risk=risk_class(total, max(comp.values())))
         return replace(r, stale=stale_of(inputs, _USED))
 
     def score(self, inputs: ScoreInputs) -> ScoreResult:
