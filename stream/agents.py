@@ -96,6 +96,10 @@ def register_agents(p: Pipeline) -> None:
         log.warning("dead-letter %s from %s[%s]@%s: %s", code, msg.topic, msg.partition, msg.offset, reason)
         await _retry(lambda: sink.count(f"deadletter:{code}"), "count dead letter")
 
+    async def emit(decisions: list[Alert]) -> None:
+        for decision in decisions:
+            await p.alerts.send(key=decision.patient_id.encode(), value=decision.model_dump_json().encode())
+
     @p.app.agent(p.raw, name="validate_readings")
     async def validate_readings(stream: Any) -> None:
         async for event in stream.events():
@@ -124,8 +128,7 @@ def register_agents(p: Pipeline) -> None:
                 await dead_letter(event, "internal_error", f"{type(exc).__name__}: {exc}")
                 continue
             p.patients[reading.patient_id] = result.state.model_dump(mode="json")
-            for decision in result.decisions:
-                await p.alerts.send(key=decision.patient_id.encode(), value=decision.model_dump_json().encode())
+            await emit(result.decisions)
             if result.scores:
                 await p.scores.send(key=reading.patient_id.encode(), value=scores_message(reading, result))
 
@@ -166,8 +169,7 @@ def register_agents(p: Pipeline) -> None:
                 await dead_letter(event, "invalid_command", f"{type(exc).__name__}: {exc}")
                 continue
             p.patients[cmd.patient_id] = outcome.state.model_dump(mode="json")
-            for decision in outcome.decisions:
-                await p.alerts.send(key=decision.patient_id.encode(), value=decision.model_dump_json().encode())
+            await emit(outcome.decisions)
             if cmd.kind == "tick":
                 continue  # the worker's own clock: not a user action, not audited
             entry = {"command_id": cmd.command_id, "kind": cmd.kind, "alert_id": cmd.alert_id,

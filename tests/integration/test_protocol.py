@@ -85,16 +85,10 @@ def test_resume_after_a_disconnect_loses_nothing(isolated: Isolated, worker: Pro
 
 
 def test_a_slow_client_is_cut_while_others_keep_receiving(isolated: Isolated) -> None:
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
-
     env = {**isolated.env, "EWS_WEBSOCKET__CLIENT_QUEUE": "64"}
     log = isolated.run_dir / "serve-slow.log"
-    with open(log, "ab") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "stream.cli", "serve"], env=env, cwd=ROOT, stdout=fh,
-                                stderr=subprocess.STDOUT)
+    proc = Proc("serve", ["serve"], env, log)
+    proc.wait_port(isolated.settings.websocket.port, 30)
     s = isolated.settings
     ward = f"slow-{isolated.tag}"
     url = f"ws://127.0.0.1:{s.websocket.port}"
@@ -102,12 +96,6 @@ def test_a_slow_client_is_cut_while_others_keep_receiving(isolated: Isolated) ->
     n = 3000
 
     async def scenario() -> int:
-        for _ in range(100):
-            try:
-                async with connect(url):
-                    break
-            except OSError:
-                await asyncio.sleep(0.1)
         fast, _ = await subscribe(url, ward)
         # The slow screen: a raw socket with a tiny receive buffer that completes the
         # handshake, subscribes, and never reads again (a client library would keep reading).
@@ -142,8 +130,7 @@ def test_a_slow_client_is_cut_while_others_keep_receiving(isolated: Isolated) ->
     try:
         got = asyncio.run(scenario())
     finally:
-        proc.terminate()
-        proc.wait(10)
+        proc.stop()
     assert got == n, f"the reading client received {got} of {n}"
     assert log.read_text().count("cannot keep up; disconnecting it") == 1, "exactly the slow client was cut"
 
@@ -170,24 +157,12 @@ def _raw_subscriber(port: int, ward: str) -> socket.socket:
 
 
 def test_heartbeats_when_idle(isolated: Isolated) -> None:
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
-
     env = {**isolated.env, "EWS_WEBSOCKET__HEARTBEAT_S": "0.5"}
-    with open(isolated.run_dir / "serve-hb.log", "ab") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "stream.cli", "serve"], env=env, cwd=ROOT, stdout=fh,
-                                stderr=subprocess.STDOUT)
+    proc = Proc("serve", ["serve"], env, isolated.run_dir / "serve-hb.log")
+    proc.wait_port(isolated.settings.websocket.port, 30)
     url = f"ws://127.0.0.1:{isolated.settings.websocket.port}"
 
     async def scenario() -> list[str]:
-        for _ in range(100):
-            try:
-                async with connect(url):
-                    break
-            except OSError:
-                await asyncio.sleep(0.1)
         ws, _ = await subscribe(url, f"hb-{isolated.tag}")
         kinds = [json.loads(await asyncio.wait_for(ws.recv(), 3))["type"] for _ in range(2)]
         await ws.close()
@@ -196,5 +171,4 @@ def test_heartbeats_when_idle(isolated: Isolated) -> None:
     try:
         assert asyncio.run(scenario()) == ["heartbeat", "heartbeat"]
     finally:
-        proc.terminate()
-        proc.wait(10)
+        proc.stop()
