@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from websockets.asyncio.client import ClientConnection, connect
 
 from stream.settings import Settings
+
+T = TypeVar("T")
 
 
 async def publish(settings: Settings, topic: str, messages: list[tuple[bytes | None, bytes]]) -> None:
@@ -64,3 +69,18 @@ async def next_message(ws: ClientConnection, timeout_s: float) -> dict[str, Any]
             return None
         if msg.get("type") not in ("heartbeat", "scores"):
             return msg
+
+
+async def poll_redis(settings: Settings, read: Callable[[aioredis.Redis], Awaitable[T]], done: Callable[[T], bool],
+                     timeout_s: float, every_s: float = 0.2) -> T:
+    """Read from Redis until ``done(value)`` or the deadline; returns the last value read."""
+    r = aioredis.Redis.from_url(settings.redis.url, decode_responses=True)
+    try:
+        deadline = time.monotonic() + timeout_s
+        value = await read(r)
+        while not done(value) and time.monotonic() < deadline:
+            await asyncio.sleep(every_s)
+            value = await read(r)
+        return value
+    finally:
+        await r.aclose()

@@ -13,23 +13,17 @@ from stream.sinks.redis_store import Keys
 from stream.topics import Topics
 from tests.conftest import Isolated, Proc
 from tests.helpers import BASE_TS, DETERIORATED, encode, reading
-from tests.integration.kafka_io import next_message, publish, subscribe
+from tests.integration.kafka_io import poll_redis, next_message, publish, subscribe
 
 pytestmark = pytest.mark.integration
 MIN = 60_000
 
 
-async def _audit(iso: Isolated, count: int) -> list[dict[str, str]]:
-    r = aioredis.Redis.from_url(iso.settings.redis.url, decode_responses=True)
-    try:
-        deadline = time.monotonic() + 30
-        entries: list[dict[str, str]] = []
-        while time.monotonic() < deadline and len(entries) < count:
-            entries = [f for _, f in await r.xrange(Keys(iso.settings.redis.key_prefix).commands_audit)]
-            await asyncio.sleep(0.2)
-        return entries
-    finally:
-        await r.aclose()
+async def _audit(iso: Isolated, count: int, timeout_s: float = 30) -> list[dict[str, str]]:
+    async def read(r: aioredis.Redis) -> list[dict[str, str]]:
+        return [f for _, f in await r.xrange(Keys(iso.settings.redis.key_prefix).commands_audit)]
+
+    return await poll_redis(iso.settings, read, lambda e: len(e) >= count, timeout_s)
 
 
 def test_acknowledge_and_snooze_round_trip(isolated: Isolated, worker: Proc, feed: Proc) -> None:

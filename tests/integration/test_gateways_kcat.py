@@ -10,14 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 
 from stream.sinks.redis_store import Keys
 from stream.topics import Topics
 from tests.conftest import REQUIRE_SERVICES, Isolated, Proc
 from tests.gateway_messages import dumps, fhir_blood_pressure, fhir_bundle, fhir_observation, hl7_oru
 from tests.helpers import DETERIORATED, encode, reading
-from tests.integration.kafka_io import read_topic
+from tests.integration.kafka_io import poll_redis, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -67,19 +66,9 @@ def test_kcat_publishes_each_format_and_the_pipeline_scores_them(isolated: Isola
     for fmt, payload in bad.items():
         _publish(kcat, s.kafka.bootstrap, topics.raw, f"bad-{fmt}", payload, tmp_path)
 
-    async def scores() -> dict[str, dict[str, object]]:
-        r = aioredis.Redis.from_url(s.redis.url, decode_responses=True)
-        try:
-            deadline = time.monotonic() + 45
-            got: dict[str, str] = {}
-            while time.monotonic() < deadline and len(got) < 3:
-                got = await r.hgetall(Keys(s.redis.key_prefix).ward_scores(ward))
-                await asyncio.sleep(0.3)
-            return {k: json.loads(v) for k, v in got.items()}
-        finally:
-            await r.aclose()
-
-    state = asyncio.run(scores())
+    got = asyncio.run(poll_redis(s, lambda r: r.hgetall(Keys(s.redis.key_prefix).ward_scores(ward)),
+                                 lambda g: len(g) >= 3, timeout_s=45))
+    state = {k: json.loads(v) for k, v in got.items()}
     assert set(state) == {"P-NAT", "P-FHIR", "P-HL7"}, state.keys()
     assert state["P-NAT"]["scores"]["news2"]["total"] == 10  # type: ignore[index]
     fhir_news = state["P-FHIR"]["scores"]["news2"]["components"]  # type: ignore[index]

@@ -6,16 +6,14 @@ import asyncio
 import json
 import subprocess
 import sys
-import time
 
 import pytest
-import redis.asyncio as aioredis
 
 from stream.sinks.redis_store import Keys
 from stream.topics import Topics
 from tests.conftest import ROOT, Isolated, Proc
 from tests.data import archive
-from tests.integration.kafka_io import read_topic
+from tests.integration.kafka_io import poll_redis, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -46,17 +44,6 @@ def test_replayed_stays_are_scored_and_outcomes_follow_their_readings(isolated: 
     beds = {json.loads(r.value)["patient_id"]: json.loads(r.value)["bed"] for r in raw}
     assert sorted(set(beds.values())) == ["01", "02", "03"]
 
-    async def scored() -> dict[str, str]:
-        r = aioredis.Redis.from_url(s.redis.url, decode_responses=True)
-        try:
-            deadline = time.monotonic() + 60
-            got: dict[str, str] = {}
-            while time.monotonic() < deadline and len(got) < 6:
-                got = await r.hgetall(Keys(s.redis.key_prefix).ward_scores(ward))
-                await asyncio.sleep(0.5)
-            return got
-        finally:
-            await r.aclose()
-
-    scores = asyncio.run(scored())
+    scores = asyncio.run(poll_redis(s, lambda r: r.hgetall(Keys(s.redis.key_prefix).ward_scores(ward)),
+                                    lambda g: len(g) >= 6, timeout_s=60, every_s=0.5))
     assert set(scores) == set(discharged), "every replayed stay was scored by the worker"

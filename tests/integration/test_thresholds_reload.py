@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 import redis.asyncio as aioredis
@@ -12,7 +11,7 @@ from stream.sinks.redis_store import Keys
 from stream.topics import Topics
 from tests.conftest import Isolated, Proc
 from tests.helpers import BASE_TS, STABLE, encode, reading
-from tests.integration.kafka_io import next_message, publish, subscribe
+from tests.integration.kafka_io import poll_redis, next_message, publish, subscribe
 
 pytestmark = pytest.mark.integration
 
@@ -21,18 +20,10 @@ MIN = 60_000
 
 
 async def _audit(iso: Isolated, count: int, timeout_s: float = 20) -> list[dict[str, str]]:
-    r = aioredis.Redis.from_url(iso.settings.redis.url, decode_responses=True)
-    try:
-        deadline = time.monotonic() + timeout_s
-        entries: list[dict[str, str]] = []
-        while time.monotonic() < deadline:
-            entries = [f for _, f in await r.xrange(Keys(iso.settings.redis.key_prefix).config_audit)]
-            if len(entries) >= count:
-                break
-            await asyncio.sleep(0.3)
-        return entries
-    finally:
-        await r.aclose()
+    async def read(r: aioredis.Redis) -> list[dict[str, str]]:
+        return [f for _, f in await r.xrange(Keys(iso.settings.redis.key_prefix).config_audit)]
+
+    return await poll_redis(iso.settings, read, lambda e: len(e) >= count, timeout_s)
 
 
 def test_reload_applies_valid_files_rejects_bad_ones_and_audits_both(isolated: Isolated, worker: Proc,
