@@ -7,8 +7,10 @@ sight, after a restart, after a partition moved), the slot is reloaded from the
 state, so the cache can never disagree with the table.
 
 Per reading: merge the latest values, update the windows (artefact rules apply),
-and on a scoring tick compute the features, every clinical score and the alert
-decision.
+and on a scoring tick compute the features, every clinical score, the online models'
+risks (when the assessor has models) and the alert decision. Every
+``snapshot_every_ms`` the model inputs are handed back as a snapshot for late
+labelling (the caller keeps them until the patient's outcome arrives).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pydantic import ValidationError
 
 
 from detectors.features import FeatureConfig, build_features, score_inputs
+from detectors.models import MODEL_FEATURES, OnlineModels, Risk, Snapshot, model_vector
 from detectors.patient import PatientState, apply_reading
 from detectors.policy import CommandError, Tick, acknowledge, snooze, step
 from detectors.thresholds import Effective, PatientOverride, Thresholds
@@ -40,6 +43,8 @@ class ScoringConfig:
     thresholds: Thresholds = field(default_factory=lambda: Thresholds(version=1))
     features: FeatureConfig = field(default_factory=FeatureConfig)
     windows: WindowConfig = field(default_factory=WindowConfig)
+    #: keep the model inputs for late labelling at most this often per patient
+    snapshot_every_ms: int = 15 * 60_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,10 @@ class Assessment:
     features: dict[str, float] = field(default_factory=dict)
     #: what the artefact rules did with each windowed vital of the reading
     vitals: dict[str, str] = field(default_factory=dict)
+    #: the online models' risks at this tick (empty without models or between ticks)
+    risks: dict[str, Risk] = field(default_factory=dict)
+    #: model inputs to keep for late labelling (None: not due)
+    snapshot: Snapshot | None = None
 
 
 _VIDX = {name: i for i, name in enumerate(VITALS)}
@@ -68,8 +77,15 @@ class CommandOutcome:
 
 
 class Assessor:
-    def __init__(self, config: ScoringConfig | None = None, capacity: int = 64) -> None:
+    """Scores readings; ``models`` adds the online risks; ``persist_windows=False`` (offline
+    evaluation, where this working set is the only copy) skips writing the window bytes
+    into the returned state."""
+
+    def __init__(self, config: ScoringConfig | None = None, capacity: int = 64, *,
+                 models: OnlineModels | None = None, persist_windows: bool = True) -> None:
         self.config = config or ScoringConfig()
+        self.models = models
+        self.persist_windows = persist_windows
         self.store = WindowStore(self.config.windows, capacity=capacity)
         self._synced: dict[str, int] = {}  # patient → readings count the cached slot reflects
         self._others = (Qsofa(), Sirs(), Mews(), ShockIndex())
@@ -96,8 +112,8 @@ class Assessor:
         self.store.evict(patient_id)
         self._synced.pop(patient_id, None)
 
-    def _tick(self, state: PatientState, now: int) -> tuple[Tick, Effective, dict[str, ScoreResult],
-                                                            dict[str, float]]:
+    def _tick(self, state: PatientState, now: int, predict: bool = False
+              ) -> tuple[Tick, Effective, dict[str, ScoreResult], dict[str, float]]:
         """Features, every score and the policy's view of the patient at ``now``."""
         pid = state.patient_id
         window = self.store.features(pid, float(now))
@@ -110,6 +126,16 @@ class Assessor:
         scores.update({s.name: s.score(inputs) for s in self._others})
         summary = {name: float(r.total) for name, r in scores.items() if name != "news2"}
         probe = window["spo2_pct"]["probe_off_age_s"]
+        risks: dict[str, Risk] = {}
+        if predict and self.models is not None:
+            vector = model_vector(features, {**summary, "news2": float(news.total)}, news.components)
+            features = {**features, **{k: v for k, v in vector.items() if k not in features}}
+            for name, risk in self.models.predict(vector, now).items():
+                rule = getattr(settings.models, name, None)
+                at = rule.alert_at if rule is not None and rule.alert_at is not None else risk.alert_at
+                if risk.probability >= at:  # explanations only where an alert may need them
+                    risk = replace(risk, contributions=self.models.explain(name, vector))
+                risks[name] = replace(risk, alert_at=at)
         tick = Tick(
             patient_id=pid, ward=state.ward, bed=state.bed, now_ms=now, news2=news,
             latest={v: window[v]["latest"] for v in VITALS},
@@ -117,6 +143,7 @@ class Assessor:
             probe_off_age_s=None if math.isnan(probe) else probe,
             scores=summary,
             trend=self.store.trend(pid, 60),
+            risks=risks,
         )
         return tick, settings, scores, features
 
@@ -177,18 +204,29 @@ class Assessor:
         features: dict[str, float] = {}
         decisions: list[Alert] = []
         policy = merged.policy
+        risks: dict[str, Risk] = {}
+        snapshot: Snapshot | None = None
+        last_snapshot = merged.last_snapshot_ts_ms
         if due:
-            tick, settings, scores, features = self._tick(merged, now)
+            tick, settings, scores, features = self._tick(merged, now, predict=True)
             news = tick.news2
+            risks = tick.risks
             policy, decisions = step(merged.policy, tick, settings)
-        blob = base64.b64encode(self.store.dump(pid)).decode("ascii")
+            if self.models is not None and (not last_snapshot
+                                            or now - last_snapshot >= self.config.snapshot_every_ms):
+                snapshot = Snapshot(now, {k: features[k] for k in MODEL_FEATURES
+                                          if math.isfinite(features.get(k, math.nan))},
+                                    risks["sepsis"].probability if "sepsis" in risks else math.nan)
+                last_snapshot = now
+        blob = base64.b64encode(self.store.dump(pid)).decode("ascii") if self.persist_windows else None
         new_state = merged.model_copy(update={
             "policy": policy,
             "windows": blob,
             "last_scored_ts_ms": now if due else merged.last_scored_ts_ms,
+            "last_snapshot_ts_ms": last_snapshot,
         })
         self._synced[pid] = new_state.readings
-        return Assessment(new_state, news, decisions, scores, features, outcome)
+        return Assessment(new_state, news, decisions, scores, features, outcome, risks, snapshot)
 
 
 def _bedside_override(cmd: Command, now_ms: int) -> PatientOverride:

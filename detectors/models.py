@@ -1,15 +1,28 @@
-"""Online risk models that learn from late outcomes (first increment of issue 5).
+"""Online risk models that learn from late outcomes: sepsis and deterioration.
 
 A :class:`RiskModel` wraps a River pipeline (it does not subclass one) and uses River's
 own verbs: ``predict_proba_one`` on every scoring tick, ``learn_one`` when labels are
-known. Labels arrive late: a :class:`LabelBuffer` keeps each patient's feature
-snapshots from prediction time (bounded), and when the patient's outcome arrives
-(or discharge without one) it turns them into labels by the horizon. A snapshot is
-only ever learned after it was predicted, and only once (prequential order).
+known. :class:`OnlineModels` holds the two models the product runs, their drift
+monitors and their version, and is what the worker and ``ews evaluate`` both call.
 
-Model kinds: ``logistic`` (scaled logistic regression: probabilities close to
-calibrated) and ``forest`` (adaptive random forest, more flexible; less calibrated).
-Randomness only through ``seed``.
+Late labels
+    At prediction time a patient's model inputs are kept as a :class:`Snapshot` (at
+    most one per ``every_ms``, at most ``capacity`` of them: bounded memory per
+    patient). Outcomes arrive hours later — for a replayed stay only at discharge.
+    :func:`label_snapshots` turns the held snapshots into labels by each model's
+    horizon: positive when the model's event follows within the horizon; snapshots
+    taken after the event are dropped (the model predicts onset, not its aftermath).
+    A snapshot is learned only after it was predicted, and only once (prequential).
+
+Which outcomes teach which model
+    A source says which events it records (``Outcome.observed``). A data set that does
+    not record deaths cannot teach the deterioration model that nobody died, so a
+    discharge teaches a model only when one of the model's events is observed.
+
+Model kinds: ``logistic`` (standardised inputs → logistic regression; probabilities
+close to calibrated, explanations exact: weight × standardised value) and ``forest``
+(adaptive random forest; more flexible, less calibrated; explanations by occlusion:
+the change in probability when a feature is withheld). Randomness only through ``seed``.
 
 >>> m = RiskModel("logistic", seed=1)
 >>> round(m.predict({"heart_rate_bpm.latest": 80.0}), 2)
@@ -18,19 +31,79 @@ Randomness only through ``seed``.
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import math
+import pickle
 from collections import deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["LabelBuffer", "RiskModel", "Snapshot"]
+import numpy as np
+
+__all__ = [
+    "DEFAULT_SPECS",
+    "MODEL_FEATURES",
+    "Contribution",
+    "LabelBuffer",
+    "ModelSpec",
+    "OnlineModels",
+    "Risk",
+    "RiskModel",
+    "Snapshot",
+    "SnapshotError",
+    "label_snapshots",
+    "model_vector",
+]
 
 Kind = Literal["logistic", "forest"]
+HOUR_MS = 3_600_000
+SNAPSHOT_FORMAT = "bedside-ews-models/1"
+
+_VITALS = ("heart_rate_bpm", "resp_rate_per_min", "spo2_pct", "temp_c", "sbp_mmhg", "dbp_mmhg", "map_mmhg")
+_PER_VITAL = ("latest", "m360_mean", "m360_min", "m360_max", "m360_sd", "m360_slope_per_h", "baseline_dev",
+              "staleness_s")
+_SCORES = ("news2", "qsofa", "sirs", "mews", "shock_index")
+_NEWS2_PARTS = ("resp_rate", "spo2", "air_or_oxygen", "sbp", "pulse", "consciousness", "temperature")
+
+#: The model inputs, in a fixed order (a snapshot stores values in this order).
+MODEL_FEATURES: tuple[str, ...] = (
+    *(f"{v}.{f}" for v in _VITALS for f in _PER_VITAL),
+    "shock_index", "pulse_pressure_mmhg", "map_mmhg_derived", "o2_supplemental", "acvpu_not_alert", "gcs_total",
+    "wbc_10e3_per_ul", "paco2_mmhg", "lactate_mmol_l", "hours_since_admission",
+    *(f"score.{s}" for s in _SCORES),
+    *(f"news2.{p}" for p in _NEWS2_PARTS),
+)
 
 
-def _clean(features: dict[str, float]) -> dict[str, float]:
+def model_vector(features: Mapping[str, float], scores: Mapping[str, float],
+                 news2_components: Mapping[str, int]) -> dict[str, float]:
+    """The model inputs from a tick's feature vector and clinical scores (NaN = missing)."""
+    out: dict[str, float] = {}
+    for name in MODEL_FEATURES:
+        if name.startswith("score."):
+            out[name] = float(scores.get(name[6:], math.nan))
+        elif name.startswith("news2."):
+            part = news2_components.get(name[6:])
+            out[name] = math.nan if part is None else float(part)
+        else:
+            out[name] = float(features.get(name, math.nan))
+    return out
+
+
+def _clean(features: Mapping[str, float]) -> dict[str, float]:
     """River takes absent keys as missing: drop NaN and infinite values."""
     return {k: float(v) for k, v in features.items() if v is not None and math.isfinite(v)}
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    feature: str
+    value: float
+    #: signed: > 0 pushes the risk up. Logistic: log-odds; forest: probability change.
+    contribution: float
 
 
 class RiskModel:
@@ -49,56 +122,286 @@ class RiskModel:
         else:
             raise ValueError(f"unknown model kind {kind!r} (logistic, forest)")
         self.learned = 0
+        self.positives = 0
 
-    def predict(self, features: dict[str, float]) -> float:
+    def predict(self, features: Mapping[str, float]) -> float:
         proba = self._model.predict_proba_one(_clean(features))
         return float(proba.get(True, 0.0)) if proba else 0.5
 
-    def learn(self, features: dict[str, float], label: bool) -> None:
+    def learn(self, features: Mapping[str, float], label: bool) -> None:
         self._model.learn_one(_clean(features), bool(label))
         self.learned += 1
+        self.positives += bool(label)
+
+    def explain(self, features: Mapping[str, float], top: int = 5) -> list[Contribution]:
+        """The ``top`` features by the size of their contribution to this prediction."""
+        x = _clean(features)
+        out: list[Contribution] = []
+        if self.kind == "logistic":
+            scaled = self._model["StandardScaler"].transform_one(x)
+            weights = self._model["LogisticRegression"].weights
+            for k, z in scaled.items():
+                c = float(weights.get(k, 0.0)) * float(z)
+                if c != 0.0:
+                    out.append(Contribution(k, x[k], c))
+        else:
+            base = self.predict(x)
+            for k in x:
+                c = base - self.predict({j: v for j, v in x.items() if j != k})
+                if c != 0.0:
+                    out.append(Contribution(k, x[k], c))
+        out.sort(key=lambda c: (-abs(c.contribution), c.feature))
+        return out[:top]
 
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     ts_ms: int
     features: dict[str, float]
-    predicted: float
+    predicted: float = math.nan
+
+    def pack(self) -> bytes:
+        """Compact bytes (float32 per model input, NaN = missing) for a history store."""
+        values = np.array([self.features.get(n, math.nan) for n in MODEL_FEATURES], dtype=np.float32)
+        return np.int64(self.ts_ms).tobytes() + values.tobytes()
+
+    @classmethod
+    def unpack(cls, raw: bytes) -> Snapshot:
+        if len(raw) != 8 + 4 * len(MODEL_FEATURES):
+            raise SnapshotError(f"a snapshot of {len(raw)} bytes does not match the {len(MODEL_FEATURES)} model inputs")
+        ts = int(np.frombuffer(raw[:8], dtype=np.int64)[0])
+        values = np.frombuffer(raw[8:], dtype=np.float32)
+        return cls(ts, {n: float(v) for n, v in zip(MODEL_FEATURES, values) if math.isfinite(v)})
+
+
+class SnapshotError(ValueError):
+    """A model snapshot (file or history entry) that cannot be used; the message says why."""
+
+
+def label_snapshots(snapshots: Iterable[Snapshot], event_ms: int | None,
+                    horizon_ms: int) -> list[tuple[Snapshot, bool]]:
+    """Labels for held snapshots: the event (None: the stay ended without it) within the horizon."""
+    out: list[tuple[Snapshot, bool]] = []
+    for snap in snapshots:
+        if event_ms is None:
+            out.append((snap, False))
+        elif snap.ts_ms <= event_ms:
+            out.append((snap, event_ms - snap.ts_ms <= horizon_ms))
+    return out
 
 
 @dataclass
 class LabelBuffer:
-    """Feature snapshots of one patient, waiting for the outcome that labels them.
+    """Feature snapshots of one patient, waiting for the outcome that labels them (in memory).
 
-    At most ``capacity`` snapshots, at least ``every_ms`` apart, are kept (bounded
-    memory per patient, whatever the length of stay).
+    At most ``capacity`` snapshots, at least ``every_ms`` apart; the oldest go first
+    (counted in ``dropped``). The worker keeps the same snapshots in Redis instead.
     """
 
     horizon_ms: int
     every_ms: int = 15 * 60_000
     capacity: int = 400
     snapshots: deque[Snapshot] = field(default_factory=deque)
+    dropped: int = 0
 
-    def add(self, ts_ms: int, features: dict[str, float], predicted: float) -> bool:
+    def add(self, ts_ms: int, features: Mapping[str, float], predicted: float = math.nan) -> bool:
         if self.snapshots and ts_ms - self.snapshots[-1].ts_ms < self.every_ms:
             return False
         self.snapshots.append(Snapshot(ts_ms, _clean(features), predicted))
         while len(self.snapshots) > self.capacity:
             self.snapshots.popleft()
+            self.dropped += 1
         return True
 
     def label(self, event_ms: int | None) -> list[tuple[Snapshot, bool]]:
-        """Labels for every held snapshot, then empty the buffer.
-
-        ``event_ms`` is the event's time (None: the stay ended without it). A snapshot
-        is positive when the event follows within the horizon; snapshots taken after
-        the event are dropped (the model predicts onset, not its aftermath).
-        """
-        out: list[tuple[Snapshot, bool]] = []
-        for snap in self.snapshots:
-            if event_ms is None:
-                out.append((snap, False))
-            elif snap.ts_ms <= event_ms:
-                out.append((snap, event_ms - snap.ts_ms <= self.horizon_ms))
+        """Labels for every held snapshot, then empty the buffer."""
+        out = label_snapshots(self.snapshots, event_ms, self.horizon_ms)
         self.snapshots.clear()
         return out
+
+
+# -- the two models the product runs -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    name: str
+    #: outcome kinds that count as this model's event
+    events: tuple[str, ...]
+    horizon_ms: int
+    #: the operating threshold recommended for alerts (chosen on warm-start data)
+    alert_at: float = 0.5
+
+
+DEFAULT_SPECS: tuple[ModelSpec, ...] = (
+    ModelSpec("sepsis", ("sepsis_onset",), 12 * HOUR_MS),
+    ModelSpec("deterioration", ("deterioration", "rapid_response", "icu_transfer", "cardiac_arrest", "death"),
+              24 * HOUR_MS),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Risk:
+    model: str
+    version: str
+    probability: float
+    alert_at: float
+    contributions: tuple[Contribution, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LearnReport:
+    learned: dict[str, int]
+    positives: dict[str, int]
+    #: models whose error or score distribution changed (ADWIN) while learning these
+    drift: tuple[str, ...] = ()
+    duplicate: bool = False
+
+
+class _Drift:
+    """ADWIN on the prediction error (when labels arrive) and on the predicted risk (every tick)."""
+
+    def __init__(self) -> None:
+        from river import drift
+
+        adwin: Any = drift.ADWIN  # River's detectors are untyped
+        self.error: Any = adwin(delta=0.002)
+        self.risk: Any = adwin(delta=0.002)
+        self.error_drifts = 0
+        self.risk_drifts = 0
+        self.last_drift_ms: int | None = None
+
+    def on_predict(self, p: float, now_ms: int) -> bool:
+        self.risk.update(p)
+        if self.risk.drift_detected:
+            self.risk_drifts += 1
+            self.last_drift_ms = now_ms
+            return True
+        return False
+
+    def on_learn(self, p: float, y: bool, now_ms: int) -> bool:
+        self.error.update(abs(float(y) - p))
+        if self.error.drift_detected:
+            self.error_drifts += 1
+            self.last_drift_ms = now_ms
+            return True
+        return False
+
+
+class OnlineModels:
+    """The sepsis and deterioration models, their drift monitors and their version.
+
+    ``version`` names the snapshot the models started from (or ``untrained``) and how
+    many labelled snapshots they have learned since, e.g. ``sepsis-logistic-3f2a9c1d+1204``.
+    """
+
+    def __init__(self, kind: Kind = "logistic", *, seed: int = 0,
+                 specs: Iterable[ModelSpec] = DEFAULT_SPECS) -> None:
+        self.kind = kind
+        self.specs = {s.name: s for s in specs}
+        self.models = {name: RiskModel(kind, seed=seed + i) for i, name in enumerate(self.specs)}
+        self.drift = {name: _Drift() for name in self.specs}
+        self.base = {name: "untrained" for name in self.specs}
+        self.trained_on: list[dict[str, Any]] = []
+        #: outcome keys learned recently (idempotence under redelivery), bounded
+        self.seen: deque[str] = deque(maxlen=4096)
+
+    def version(self, name: str) -> str:
+        return f"{self.base[name]}+{self.models[name].learned}"
+
+    def predict(self, vector: Mapping[str, float], now_ms: int = 0) -> dict[str, Risk]:
+        out: dict[str, Risk] = {}
+        for name, model in self.models.items():
+            p = model.predict(vector)
+            self.drift[name].on_predict(p, now_ms)
+            out[name] = Risk(name, self.version(name), p, self.specs[name].alert_at)
+        return out
+
+    def explain(self, name: str, vector: Mapping[str, float], top: int = 5) -> tuple[Contribution, ...]:
+        return tuple(self.models[name].explain(vector, top))
+
+    def learn(self, key: str, snapshots: list[Snapshot], events: Mapping[str, int],
+              observed: Iterable[str] | None, now_ms: int) -> LearnReport:
+        """Learn from one patient's snapshots once their outcome is known.
+
+        ``events``: outcome kind → time of the first such event for this patient;
+        ``observed``: the kinds the source records (None = all). ``key`` identifies the
+        outcome (patient and discharge time): a redelivered outcome is not learned twice.
+        """
+        names = tuple(self.models)
+        if key in self.seen:
+            return LearnReport({n: 0 for n in names}, {n: 0 for n in names}, duplicate=True)
+        self.seen.append(key)
+        seen_kinds = None if observed is None else set(observed)
+        learned = {n: 0 for n in names}
+        positives = {n: 0 for n in names}
+        drifted: list[str] = []
+        ordered = sorted(snapshots, key=lambda s: s.ts_ms)
+        for name, spec in self.specs.items():
+            if seen_kinds is not None and not seen_kinds.intersection(spec.events):
+                continue
+            times = [events[k] for k in spec.events if k in events]
+            event_ms = min(times) if times else None
+            model = self.models[name]
+            for snap, label in label_snapshots(ordered, event_ms, spec.horizon_ms):
+                p = model.predict(snap.features)
+                if self.drift[name].on_learn(p, label, now_ms) and name not in drifted:
+                    drifted.append(name)
+                model.learn(snap.features, label)
+                learned[name] += 1
+                positives[name] += int(label)
+        return LearnReport(learned, positives, tuple(drifted))
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        return {name: {"version": self.version(name), "kind": self.kind, "learned": m.learned,
+                       "positives": m.positives, "alert_at": self.specs[name].alert_at,
+                       "horizon_h": self.specs[name].horizon_ms / HOUR_MS,
+                       "drift_error": self.drift[name].error_drifts, "drift_risk": self.drift[name].risk_drifts,
+                       "last_drift_ms": self.drift[name].last_drift_ms}
+                for name, m in self.models.items()}
+
+    def with_alert_at(self, name: str, alert_at: float) -> None:
+        spec = self.specs[name]
+        self.specs[name] = ModelSpec(spec.name, spec.events, spec.horizon_ms, alert_at)
+
+    def with_horizon(self, name: str, horizon_ms: int) -> None:
+        spec = self.specs[name]
+        self.specs[name] = ModelSpec(spec.name, spec.events, horizon_ms, spec.alert_at)
+
+    # -- snapshots (files and checkpoints) ---------------------------------------------
+
+    def dump(self, note: Mapping[str, Any] | None = None, *, rebase: bool = False, created: str = "") -> bytes:
+        """Versioned bytes: a JSON header line (format, created, model versions), then the pickled state.
+
+        Loading unpickles: load snapshots only from where you keep your own models.
+
+        ``rebase`` (``ews train``) starts a new version line: each model's base becomes the
+        hash of what it learned, and its learned count restarts from zero.
+        """
+        if rebase:
+            for name, model in self.models.items():
+                digest = hashlib.sha256(pickle.dumps(model)).hexdigest()[:8]
+                if model.learned:
+                    self.base[name] = f"{name}-{self.kind}-{digest}"
+                    model.learned = 0
+        if note:
+            self.trained_on.append(dict(note))
+        header = {"format": SNAPSHOT_FORMAT, "created": created, "kind": self.kind,
+                  "models": {n: self.version(n) for n in self.models}}
+        buf = io.BytesIO()
+        buf.write(json.dumps(header).encode() + b"\n")
+        pickle.dump(self, buf, protocol=pickle.HIGHEST_PROTOCOL)
+        return buf.getvalue()
+
+    @staticmethod
+    def load(raw: bytes, source: str = "model snapshot") -> OnlineModels:
+        head, sep, body = raw.partition(b"\n")
+        if not sep or SNAPSHOT_FORMAT.encode() not in head:
+            raise SnapshotError(f"{source}: not a bedside-ews model snapshot (expected format {SNAPSHOT_FORMAT})")
+        try:
+            models = pickle.loads(body)
+        except Exception as exc:  # noqa: BLE001 — any unpickling failure means the same thing
+            raise SnapshotError(f"{source}: unreadable ({type(exc).__name__}: {exc})") from None
+        if not isinstance(models, OnlineModels):
+            raise SnapshotError(f"{source}: holds {type(models).__name__}, not OnlineModels")
+        return models

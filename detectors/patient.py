@@ -36,6 +36,8 @@ class PatientState(BaseModel):
     last_ts_ms: int = 0
     readings: int = 0
     last_scored_ts_ms: int = 0
+    #: when the model inputs were last kept for late labelling (see detectors.models)
+    last_snapshot_ts_ms: int = 0
     #: the window store's bytes for this patient (base64), see detectors.windows
     windows: str | None = None
     #: ids of the last commands applied (acknowledge, snooze), for idempotence
@@ -70,6 +72,7 @@ def apply_reading(state: PatientState | None, reading: Reading) -> PatientState:
         last_ts_ms=max(reading.ts_ms, state.last_ts_ms if state else 0),
         readings=(state.readings if state else 0) + 1,
         last_scored_ts_ms=state.last_scored_ts_ms if state else 0,
+        last_snapshot_ts_ms=state.last_snapshot_ts_ms if state else 0,
         windows=state.windows if state else None,
         commands_seen=state.commands_seen if state else (),
         bedside_override=state.bedside_override if state else None,

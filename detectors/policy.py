@@ -17,6 +17,11 @@ Acknowledge and snooze (commands carrying the user's id)
     limited to ``snooze.max_minutes``, is directional (it silences the listed
     priorities only: an escalation to another priority is presented at once) and
     re-presents the alert by itself when it ends.
+Model alerts (from the online risk models)
+    A model's risk at or above its ``alert_at`` raises an alert of the configured
+    priority carrying the model's name, version and top contributions next to the
+    NEWS2 components; it resolves when the risk is ``hysteresis`` below the threshold
+    for ``seconds``. One episode per model; acknowledge and snooze apply as above.
 Technical alerts
     No valid value of a monitored vital for ``technical.stale_minutes`` (stale data),
     no reading at all for that long (a lost feed, one alarm), and an SpO2 probe off for
@@ -37,7 +42,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from detectors.schemas import Alert, AlertAction, Priority
+from detectors.models import Risk
+from detectors.schemas import Alert, AlertAction, FeatureContribution, ModelExplanation, Priority
 from detectors.scores.news2 import News2Result
 from detectors.thresholds import ConfirmationRule, Effective, Thresholds
 
@@ -55,7 +61,7 @@ class Episode(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     alert_id: str
-    source: Literal["news2", "critical", "technical"]
+    source: Literal["news2", "critical", "model", "technical"]
     priority: Priority
     raised_ts_ms: int
     step: int = 1
@@ -75,6 +81,8 @@ class PolicyState(BaseModel):
     candidate_count: int = 0
     clinical: Episode | None = None
     technical: dict[str, Episode] = Field(default_factory=dict)
+    #: one episode per online model (by model name)
+    models: dict[str, Episode] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,8 @@ class Tick:
     #: False for a clock tick (no new reading): only time-driven rules run — snooze
     #: expiry, unacknowledged escalation, stale data and a lost feed.
     reading: bool = True
+    #: the online models' risks (model name → risk, version, contributions)
+    risks: dict[str, Risk] = field(default_factory=dict)
 
 
 def _critical(tick: Tick, cfg: Effective) -> list[str]:
@@ -161,6 +171,20 @@ def _reason(tick: Tick, critical: list[str], prefix: str = "") -> str:
     return text
 
 
+def _explanation(ep: Episode, tick: Tick) -> ModelExplanation | None:
+    if ep.source != "model":
+        return None
+    name = ep.alert_id.split(":", 2)[1]
+    risk = tick.risks.get(name)
+    if risk is None:
+        return None
+    return ModelExplanation(name=name, version=risk.version, probability=round(risk.probability, 4),
+                            alert_at=risk.alert_at,
+                            contributions=[FeatureContribution(feature=c.feature, value=round(c.value, 4),
+                                                               contribution=round(c.contribution, 4))
+                                           for c in risk.contributions])
+
+
 def _decision(ep: Episode, action: AlertAction, tick: Tick, cfg: Effective, reason: str, *,
               audience: tuple[str, ...] = ("ward",), user_id: str | None = None) -> Alert:
     n = tick.news2
@@ -188,6 +212,8 @@ def _decision(ep: Episode, action: AlertAction, tick: Tick, cfg: Effective, reas
         snoozed_until_ms=ep.snoozed_until_ms,
         overrides=list(cfg.overrides),
         trend=_behind(tick, ep),
+        model=_explanation(ep, tick),
+        risks={k: round(r.probability, 4) for k, r in tick.risks.items()},
     )
 
 
@@ -197,7 +223,7 @@ _COMPONENT_VITALS = {"resp_rate": ("resp_rate_per_min",), "spo2": ("spo2_pct",),
 
 def _behind(tick: Tick, ep: Episode) -> dict[str, list[tuple[int, float]]]:
     """The trend of the vitals that scored (all of them for a technical alert)."""
-    if ep.source == "technical":
+    if ep.source in ("technical", "model"):
         return dict(tick.trend)
     wanted = {v for comp, points in tick.news2.components.items() if points > 0
               for v in _COMPONENT_VITALS.get(comp, ())}
@@ -219,7 +245,57 @@ def step(state: PolicyState, tick: Tick, cfg: Effective) -> tuple[PolicyState, l
     out += clinical
     state, technical = _technical(state, tick, cfg)
     out += technical
+    state, model = _models(state, tick, cfg)
+    out += model
     return state, out
+
+
+def _model_reason(name: str, risk: Risk, at: float, prefix: str = "") -> str:
+    drivers = ", ".join(f"{c.feature} {'+' if c.contribution > 0 else '−'}{abs(c.contribution):.2f}"
+                        for c in risk.contributions[:3])
+    text = f"{prefix}{name} risk {risk.probability:.2f} (alert at {at:.2f}, model {risk.version})"
+    return text + (f": {drivers}" if drivers else "")
+
+
+def _models(state: PolicyState, tick: Tick, cfg: Effective) -> tuple[PolicyState, list[Alert]]:
+    now = tick.now_ms
+    out: list[Alert] = []
+    active = dict(state.models)
+    for name in sorted(set(active) | set(tick.risks)):
+        ep = active.get(name)
+        rule = getattr(cfg.models, name, None)
+        risk = tick.risks.get(name)
+        if ep is not None and ep.snoozed_until_ms is not None and now >= ep.snoozed_until_ms:
+            ep = _bump(ep, snoozed_until_ms=None, snoozed=())
+            at = risk.alert_at if risk else 0.0
+            out.append(_decision(ep, AlertAction.REPRESENT, tick, cfg,
+                                 _model_reason(name, risk, at, "snooze ended: ") if risk else f"{name}: snooze ended"))
+            active[name] = ep
+        if not tick.reading or risk is None:
+            continue  # a clock tick carries no new risk: the episode waits for readings
+        at = (rule.alert_at if rule is not None and rule.alert_at is not None else risk.alert_at)
+        enabled = rule is None or rule.enabled
+        if ep is None:
+            if enabled and risk.probability >= at:
+                priority = Priority(rule.priority) if rule is not None else Priority.MEDIUM
+                new = Episode(alert_id=f"model:{name}:{tick.patient_id}:{now}", source="model", priority=priority,
+                              raised_ts_ms=now)
+                active[name] = new
+                out.append(_decision(new, AlertAction.RAISE, tick, cfg, _model_reason(name, risk, at)))
+            continue
+        margin = rule.hysteresis if rule is not None else 0.05
+        hold = rule.seconds if rule is not None else 1800.0
+        if not enabled or risk.probability < at - margin:
+            since = ep.clear_since_ms if ep.clear_since_ms is not None else now
+            if not enabled or now - since >= hold * 1000:
+                done = _bump(ep, clear_since_ms=since)
+                del active[name]
+                out.append(_decision(done, AlertAction.RESOLVE, tick, cfg, _model_reason(name, risk, at, "resolved: ")))
+                continue
+            active[name] = ep.model_copy(update={"clear_since_ms": since})
+        else:
+            active[name] = ep.model_copy(update={"clear_since_ms": None})
+    return state.model_copy(update={"models": active}), out
 
 
 def _clinical(state: PolicyState, tick: Tick, cfg: Effective) -> tuple[PolicyState, list[Alert]]:
@@ -329,12 +405,17 @@ def _find(state: PolicyState, alert_id: str) -> tuple[str | None, Episode]:
     for key, ep in state.technical.items():
         if ep.alert_id == alert_id:
             return key, ep
+    for key, ep in state.models.items():
+        if ep.alert_id == alert_id:
+            return f"model:{key}", ep
     raise CommandError(f"alert {alert_id!r} is not active")
 
 
 def _put(state: PolicyState, key: str | None, ep: Episode) -> PolicyState:
     if key is None:
         return state.model_copy(update={"clinical": ep})
+    if key.startswith("model:"):
+        return state.model_copy(update={"models": {**state.models, key[6:]: ep}})
     return state.model_copy(update={"technical": {**state.technical, key: ep}})
 
 

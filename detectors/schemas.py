@@ -26,6 +26,8 @@ __all__ = [
     "Alert",
     "AlertAction",
     "Command",
+    "FeatureContribution",
+    "ModelExplanation",
     "Outcome",
     "OutcomeKind",
     "Priority",
@@ -153,6 +155,26 @@ class AlertAction(str, Enum):
     RESOLVE = "resolve"
 
 
+class FeatureContribution(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    feature: str
+    value: float
+    #: signed, > 0 raises the risk (logistic: log-odds; forest: change in probability)
+    contribution: float
+
+
+class ModelExplanation(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    version: str
+    probability: float
+    alert_at: float
+    #: the largest contributions to this risk, largest first
+    contributions: list[FeatureContribution] = Field(default_factory=list)
+
+
 class Alert(BaseModel):
     """One alert decision. ``alert_id`` names the episode; ``decision_id`` this step.
 
@@ -170,8 +192,8 @@ class Alert(BaseModel):
     ward: Identifier
     bed: str
     priority: Priority
-    #: what drove it: "news2", "critical" (a critical value) or "technical"
-    source: Literal["news2", "critical", "technical"] = "news2"
+    #: what drove it: "news2", "critical" (a critical value), "model" (an online risk model) or "technical"
+    source: Literal["news2", "critical", "model", "technical"] = "news2"
     score_total: int
     components: dict[str, int]
     risk: RiskClass
@@ -192,6 +214,10 @@ class Alert(BaseModel):
     overrides: list[str] = Field(default_factory=list)
     #: the last hour of the vitals behind the alert, per-minute means: {vital: [(ts_ms, value)]}
     trend: dict[str, list[tuple[int, float]]] = Field(default_factory=dict)
+    #: on a model-driven alert: the model, its version, the risk and what drove it
+    model: ModelExplanation | None = None
+    #: the online models' risks at this tick (model name → probability)
+    risks: dict[str, float] = Field(default_factory=dict)
 
 
 class Command(BaseModel):
@@ -234,3 +260,6 @@ class Outcome(BaseModel):
     kind: OutcomeKind
     ts_ms: int
     detail: str | None = None
+    #: on a discharge: the event kinds this source records (None = all). A model learns
+    #: "no event" only from a source that would have recorded its event.
+    observed: list[OutcomeKind] | None = None

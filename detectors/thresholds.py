@@ -13,7 +13,7 @@ the value (pydantic's location, e.g. ``patients.P001.expires``).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -112,6 +112,28 @@ class Technical(BaseModel):
     probe_off_seconds: float = Field(default=60.0, gt=0, le=3600)
 
 
+class ModelAlert(BaseModel):
+    """When an online risk model alerts: its probability at or above ``alert_at``.
+
+    ``alert_at`` left empty uses the operating threshold recommended with the model
+    snapshot (chosen on its warm-start data, see ``ews train``). The alert resolves when
+    the risk is ``hysteresis`` below the threshold for ``seconds``.
+    """
+
+    model_config = _STRICT
+    enabled: bool = True
+    alert_at: float | None = Field(default=None, gt=0, lt=1)
+    priority: Literal["low", "medium", "high"] = "medium"
+    hysteresis: float = Field(default=0.05, ge=0, lt=1)
+    seconds: float = Field(default=1800.0, ge=0, le=24 * 3600)
+
+
+class ModelAlerts(BaseModel):
+    model_config = _STRICT
+    sepsis: ModelAlert = ModelAlert()
+    deterioration: ModelAlert = ModelAlert()
+
+
 class Layer(BaseModel):
     """One layer of settings; ``None`` fields fall through to the layer below."""
 
@@ -123,6 +145,7 @@ class Layer(BaseModel):
     escalation: Escalation | None = None
     snooze: Snooze | None = None
     technical: Technical | None = None
+    models: ModelAlerts | None = None
     spo2_scale: int | None = Field(default=None, ge=1, le=2)
     #: heart rates up to this score 0 in NEWS2 for this patient (e.g. known, rate-controlled AF)
     pulse_scores_zero_up_to: int | None = Field(default=None, ge=91, le=140)
@@ -148,6 +171,7 @@ class Defaults(Layer):
     escalation: Escalation = Escalation()
     snooze: Snooze = Snooze()
     technical: Technical = Technical()
+    models: ModelAlerts = ModelAlerts()
     spo2_scale: int = Field(default=1, ge=1, le=2)
 
 
@@ -162,6 +186,7 @@ class Effective(BaseModel):
     escalation: Escalation
     snooze: Snooze
     technical: Technical
+    models: ModelAlerts
     spo2_scale: int
     pulse_scores_zero_up_to: int | None = None
     overrides: tuple[str, ...] = ()

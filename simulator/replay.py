@@ -51,13 +51,13 @@ def _outcomes(stay: Stay, ward: str, admit_ts: int) -> list[dict[str, Any]]:
         if stay.sepsis_onset_ms is not None:
             out.append({**base, "kind": "sepsis_onset", "ts_ms": admit_ts + stay.sepsis_onset_ms,
                         "detail": "t_sepsis: first SepsisLabel hour + 6 h"})
-        out.append({**base, "kind": "discharge", "ts_ms": end,
+        out.append({**base, "kind": "discharge", "ts_ms": end, "observed": ["sepsis_onset"],
                     "detail": "sepsis" if stay.sepsis_onset_ms is not None else "no sepsis"})
     else:
         if stay.died:
             out.append({**base, "kind": "death", "ts_ms": end,
                         "detail": "in-hospital death (the data set gives no time; published at the end of its 48 h)"})
-        out.append({**base, "kind": "discharge", "ts_ms": end,
+        out.append({**base, "kind": "discharge", "ts_ms": end, "observed": ["death"],
                     "detail": "died in hospital" if stay.died else "survived" if stay.died is False else "unknown"})
     return out
 
