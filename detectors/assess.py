@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from detectors.features import FeatureConfig, build_features, score_inputs
 from detectors.models import MODEL_FEATURES, OnlineModels, Risk, Snapshot, model_vector
 from detectors.patient import PatientState, apply_reading
-from detectors.policy import CommandError, Tick, acknowledge, snooze, step
+from detectors.policy import CommandError, Tick, acknowledge, model_threshold, snooze, step
 from detectors.thresholds import Effective, PatientOverride, Thresholds
 from detectors.schemas import Alert, Command, Reading
 from detectors.scores import Mews, Qsofa, ScoreResult, ShockIndex, Sirs
@@ -131,11 +131,9 @@ class Assessor:
             vector = model_vector(features, {**summary, "news2": float(news.total)}, news.components)
             features = {**features, **{k: v for k, v in vector.items() if k not in features}}
             for name, risk in self.models.predict(vector, now).items():
-                rule = getattr(settings.models, name, None)
-                at = rule.alert_at if rule is not None and rule.alert_at is not None else risk.alert_at
-                if risk.probability >= at:  # explanations only where an alert may need them
+                if risk.probability >= model_threshold(settings, name, risk):  # explain only where an alert may need it
                     risk = replace(risk, contributions=self.models.explain(name, vector))
-                risks[name] = replace(risk, alert_at=at)
+                risks[name] = risk
         tick = Tick(
             patient_id=pid, ward=state.ward, bed=state.bed, now_ms=now, news2=news,
             latest={v: window[v]["latest"] for v in VITALS},

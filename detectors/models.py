@@ -60,6 +60,8 @@ __all__ = [
 
 Kind = Literal["logistic", "forest"]
 HOUR_MS = 3_600_000
+#: labelled snapshots of each class a model needs before it predicts
+MIN_POSITIVES, MIN_NEGATIVES = 10, 100
 SNAPSHOT_FORMAT = "bedside-ews-models/1"
 
 _VITALS = ("heart_rate_bpm", "resp_rate_per_min", "spo2_pct", "temp_c", "sbp_mmhg", "dbp_mmhg", "map_mmhg")
@@ -309,9 +311,17 @@ class OnlineModels:
     def version(self, name: str) -> str:
         return f"{self.base[name]}+{self.models[name].learned}"
 
+    def ready(self, name: str) -> bool:
+        """A model predicts only once it has learned enough of both classes to mean something."""
+        m = self.models[name]
+        return m.positives >= MIN_POSITIVES and m.learned - m.positives >= MIN_NEGATIVES
+
     def predict(self, vector: Mapping[str, float], now_ms: int = 0) -> dict[str, Risk]:
+        """Risks of the models that are ready (an untrained model neither predicts nor alerts)."""
         out: dict[str, Risk] = {}
         for name, model in self.models.items():
+            if not self.ready(name):
+                continue
             p = model.predict(vector)
             self.drift[name].on_predict(p, now_ms)
             out[name] = Risk(name, self.version(name), p, self.specs[name].alert_at)
@@ -353,7 +363,8 @@ class OnlineModels:
         return LearnReport(learned, positives, tuple(drifted))
 
     def status(self) -> dict[str, dict[str, Any]]:
-        return {name: {"version": self.version(name), "kind": self.kind, "learned": m.learned,
+        return {name: {"version": self.version(name), "kind": self.kind, "ready": self.ready(name),
+                       "learned": m.learned,
                        "positives": m.positives, "alert_at": self.specs[name].alert_at,
                        "horizon_h": self.specs[name].horizon_ms / HOUR_MS,
                        "drift_error": self.drift[name].error_drifts, "drift_risk": self.drift[name].risk_drifts,

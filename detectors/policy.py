@@ -47,7 +47,7 @@ from detectors.schemas import Alert, AlertAction, FeatureContribution, ModelExpl
 from detectors.scores.news2 import News2Result
 from detectors.thresholds import ConfirmationRule, Effective, Thresholds
 
-__all__ = ["CommandError", "Episode", "PolicyState", "Tick", "acknowledge", "snooze", "step"]
+__all__ = ["CommandError", "Episode", "PolicyState", "Tick", "acknowledge", "model_threshold", "snooze", "step"]
 
 _RANK = {Priority.LOW: 1, Priority.MEDIUM: 2, Priority.HIGH: 3}
 _UP = {Priority.LOW: Priority.MEDIUM, Priority.MEDIUM: Priority.HIGH, Priority.HIGH: Priority.HIGH}
@@ -171,7 +171,13 @@ def _reason(tick: Tick, critical: list[str], prefix: str = "") -> str:
     return text
 
 
-def _explanation(ep: Episode, tick: Tick) -> ModelExplanation | None:
+def model_threshold(cfg: Effective, name: str, risk: Risk) -> float:
+    """The threshold file's value for this model, else the one shipped with the model."""
+    rule = getattr(cfg.models, name, None)
+    return rule.alert_at if rule is not None and rule.alert_at is not None else risk.alert_at
+
+
+def _explanation(ep: Episode, tick: Tick, cfg: Effective) -> ModelExplanation | None:
     if ep.source != "model":
         return None
     name = ep.alert_id.split(":", 2)[1]
@@ -179,7 +185,7 @@ def _explanation(ep: Episode, tick: Tick) -> ModelExplanation | None:
     if risk is None:
         return None
     return ModelExplanation(name=name, version=risk.version, probability=round(risk.probability, 4),
-                            alert_at=risk.alert_at,
+                            alert_at=model_threshold(cfg, name, risk),
                             contributions=[FeatureContribution(feature=c.feature, value=round(c.value, 4),
                                                                contribution=round(c.contribution, 4))
                                            for c in risk.contributions])
@@ -212,7 +218,7 @@ def _decision(ep: Episode, action: AlertAction, tick: Tick, cfg: Effective, reas
         snoozed_until_ms=ep.snoozed_until_ms,
         overrides=list(cfg.overrides),
         trend=_behind(tick, ep),
-        model=_explanation(ep, tick),
+        model=_explanation(ep, tick, cfg),
         risks={k: round(r.probability, 4) for k, r in tick.risks.items()},
     )
 
@@ -267,13 +273,13 @@ def _models(state: PolicyState, tick: Tick, cfg: Effective) -> tuple[PolicyState
         risk = tick.risks.get(name)
         if ep is not None and ep.snoozed_until_ms is not None and now >= ep.snoozed_until_ms:
             ep = _bump(ep, snoozed_until_ms=None, snoozed=())
-            at = risk.alert_at if risk else 0.0
+            at = model_threshold(cfg, name, risk) if risk else 0.0
             out.append(_decision(ep, AlertAction.REPRESENT, tick, cfg,
                                  _model_reason(name, risk, at, "snooze ended: ") if risk else f"{name}: snooze ended"))
             active[name] = ep
         if not tick.reading or risk is None:
             continue  # a clock tick carries no new risk: the episode waits for readings
-        at = (rule.alert_at if rule is not None and rule.alert_at is not None else risk.alert_at)
+        at = model_threshold(cfg, name, risk)
         enabled = rule is None or rule.enabled
         if ep is None:
             if enabled and risk.probability >= at:

@@ -6,6 +6,8 @@
     ews serve                    the WebSocket feed for ward screens
     ews simulate                 publish a simulated ward
     ews replay DATASET PATH      replay a real ICU data set onto a ward
+    ews train DATASET PATH       warm-start the online models on a data set, save a snapshot
+    ews evaluate DATASET PATH    prequential report (utility, AUROC, …) against the clinical rules
     ews watch --ward W           print a ward's alerts as a screen receives them
     ews demo                     all of the above on the local stack, watching one ward
 """
@@ -22,11 +24,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from detectors.errors import EwsError
 from stream.settings import Settings
+
+if TYPE_CHECKING:
+    from detectors.models import OnlineModels
+    from simulator.datasets import Stay
 
 __all__ = ["main"]
 
@@ -160,6 +167,110 @@ def cmd_replay(args: argparse.Namespace) -> int:
         n_r, n_o, n_s = asyncio.run(run_replay(s, events, speed=args.speed, total_stays=total,
                                                progress=not args.no_progress))
         print(f"published {n_r} readings and {n_o} outcomes for {n_s} stays", flush=True)
+    return 0
+
+
+# -- models: warm start and evaluation ------------------------------------------------
+
+
+def _load_models(path: str | None, kind: str, seed: int) -> OnlineModels:
+    from detectors.models import OnlineModels, SnapshotError
+
+    if path is None:
+        return OnlineModels(kind, seed=seed)  # type: ignore[arg-type]
+    file = Path(path)
+    if not file.is_file():
+        raise EwsError(f"model snapshot {file} does not exist")
+    try:
+        return OnlineModels.load(file.read_bytes(), str(file))
+    except SnapshotError as exc:
+        raise EwsError(str(exc)) from None
+
+
+def _horizon(models: OnlineModels, dataset: str, hours: float | None) -> None:
+    from detectors.models import HOUR_MS
+    from stream.evaluate import target_model
+
+    if hours is None and dataset == "physionet2012":
+        hours = 48.0  # 2012 publishes death at the end of the 48 h record: the whole record is "before the event"
+    if hours is not None:
+        models.with_horizon(target_model(dataset), int(hours * HOUR_MS))
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from simulator.datasets import count_stays, iter_stays
+    from stream.evaluate import choose_alert_at, note, replay, target_model
+
+    models = _load_models(args.model, args.kind, args.seed)
+    _horizon(models, args.dataset, args.horizon_hours)
+    total = count_stays(args.dataset, args.path)
+    n = args.stays if args.stays is not None else total // 2
+    print(f"warm start: {n} of {total} stays of {args.dataset} (file-name order), {models.kind} models", flush=True)
+    result = replay(iter_stays(args.dataset, args.path, n), models, dataset=args.dataset, beds=args.beds,
+                    total=n, progress=not args.no_progress, desc="warm start")
+    name = target_model(args.dataset)
+    alert_at, figure = choose_alert_at(args.dataset, result.stays)
+    models.with_alert_at(name, alert_at)
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    raw = models.dump(note(args.dataset, result.stays, result, alert_at, figure), rebase=True, created=created)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(raw)
+    label = "normalized utility" if args.dataset == "physionet2019" else "event 1"
+    print(f"learned {result.learned[name]} snapshots ({result.positives[name]} positive) from {len(result.stays)} "
+          f"stays; {result.rejected} readings rejected by ingest", flush=True)
+    print(f"operating point {name} alert_at={alert_at:.4f} (prequential {label} on the warm-start stays "
+          f"{figure:.3f})", flush=True)
+    print(f"saved {out} ({len(raw)} bytes), {name} model {models.version(name)}", flush=True)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from simulator.datasets import count_stays, iter_stays
+    from stream.evaluate import replay, target_model, trained_ids
+    from stream.report import MODEL, write_report
+
+    models = _load_models(args.model, args.kind, args.seed)
+    _horizon(models, args.dataset, args.horizon_hours)
+    name = target_model(args.dataset)
+    if args.alert_at is not None:
+        models.with_alert_at(name, args.alert_at)
+    alert_at = models.specs[name].alert_at
+    seen = trained_ids(models, args.dataset)
+    total = count_stays(args.dataset, args.path) - len(seen)
+    if args.stays is not None:
+        total = min(total, args.stays)
+
+    def unseen() -> Iterator[Stay]:
+        n = 0
+        for stay in iter_stays(args.dataset, args.path):
+            if stay.stay_id in seen:
+                continue
+            if n >= total:
+                return
+            n += 1
+            yield stay
+
+    mode = "frozen (no learning)" if args.frozen else "learning online after each discharge"
+    print(f"evaluating {total} stays of {args.dataset} not seen in warm start ({len(seen)} excluded); "
+          f"{name} model {models.version(name)}, {mode}", flush=True)
+    result = replay(unseen(), models, dataset=args.dataset, beds=args.beds, learn=not args.frozen, total=total,
+                    progress=not args.no_progress, desc="evaluate")
+    meta = {"stays": len(result.stays), "excluded_warm_start_stays": len(seen), "readings": result.readings,
+            "readings_rejected_by_ingest": result.rejected, "model": name,
+            "model_version_start": args.model and Path(args.model).name, "model_version_end": models.version(name),
+            "model_kind": models.kind, "learning": not args.frozen,
+            "learned_snapshots": result.learned.get(name, 0), "drift_detections": result.drift.get(name, 0),
+            "horizon_h": models.specs[name].horizon_ms / 3_600_000, "operating_threshold": alert_at,
+            "policy": "the thresholds file's defaults"}
+    report = write_report(Path(args.out), args.dataset, result.stays, alert_at, meta)
+    m = report["predictors"][MODEL]
+    main = report["primary_figure"]
+    print(" | ".join(f"{k} {v[main]:.3f}" for k, v in report["predictors"].items()), flush=True)
+    print(f"online model: {main.replace('_', ' ')} {m[main]:.3f}, AUROC {m['auroc']:.3f}, "
+          f"alerts/patient-day {m['alerts_per_patient_day']:.2f}; report in {args.out}", flush=True)
     return 0
 
 
@@ -320,6 +431,30 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--start-ms", type=int, default=None, help="simulated time of the first admission (epoch ms)")
     rp.add_argument("--no-progress", action="store_true")
     rp.set_defaults(func=cmd_replay)
+
+    for cmd, text in (("train", "warm-start the online models on a data set and save a versioned snapshot"),
+                      ("evaluate", "replay a data set through the worker's code and write a prequential report")):
+        t = sub.add_parser(cmd, help=text)
+        t.add_argument("dataset", choices=["physionet2019", "physionet2012"])
+        t.add_argument("path", help="the data set's archive")
+        t.add_argument("--model", default=None, help="a model snapshot to start from (default: untrained)")
+        t.add_argument("--kind", choices=["logistic", "forest"], default="logistic",
+                       help="model kind when starting untrained")
+        t.add_argument("--seed", type=int, default=0)
+        t.add_argument("--stays", type=int, default=None,
+                       help="train: the first N stays (default half); evaluate: at most N unseen stays")
+        t.add_argument("--beds", type=int, default=64)
+        t.add_argument("--horizon-hours", type=float, default=None,
+                       help="label horizon of the judged model (default 12 h for sepsis, the 48 h record for 2012)")
+        t.add_argument("--no-progress", action="store_true")
+        if cmd == "train":
+            t.add_argument("--out", required=True, help="where to write the model snapshot")
+            t.set_defaults(func=cmd_train)
+        else:
+            t.add_argument("--out", required=True, help="directory for the report, plots and prediction files")
+            t.add_argument("--alert-at", type=float, default=None, help="operating threshold (default: the snapshot's)")
+            t.add_argument("--frozen", action="store_true", help="do not learn during evaluation (a static model)")
+            t.set_defaults(func=cmd_evaluate)
 
     w = sub.add_parser("watch", help="print one ward's alerts from the WebSocket feed")
     w.add_argument("--ward", default="ward-a")

@@ -92,7 +92,7 @@ def _hours(stay: Stay) -> int:
 
 def replay(stays: Iterable[Stay], models: OnlineModels, *, dataset: str, beds: int = 64,
            learn: bool = True, total: int | None = None, progress: bool = True,
-           config: ScoringConfig | None = None, history: int = 400) -> ReplayResult:
+           config: ScoringConfig | None = None, history: int = 400, desc: str = "replay") -> ReplayResult:
     """Replay ``stays`` through the assessor and the models; learn at each discharge when ``learn``."""
     from tqdm import tqdm
 
@@ -109,7 +109,7 @@ def replay(stays: Iterable[Stay], models: OnlineModels, *, dataset: str, beds: i
             by_id[s.patient_id] = s
             yield s
 
-    bar = tqdm(total=total, unit="stay", desc="learn" if learn else "evaluate", disable=not progress,
+    bar = tqdm(total=total, unit="stay", desc=desc, disable=not progress,
                file=sys.stderr, mininterval=2.0)
     try:
         for ev in schedule(track(stays), beds, "replay", START_MS):
@@ -117,10 +117,10 @@ def replay(stays: Iterable[Stay], models: OnlineModels, *, dataset: str, beds: i
             if ev.kind == "reading":
                 o = open_.get(pid)
                 if o is None:
-                    stay = by_id[pid]
-                    n = _hours(stay)
-                    o = open_[pid] = _Open(stay, ev.doc["ts_ms"] - stay.rows[0][0],
-                                           {k: np.full(n, np.nan) for k in SERIES}, deque(maxlen=history))
+                    admitted = by_id[pid]
+                    hours = _hours(admitted)
+                    o = open_[pid] = _Open(admitted, ev.doc["ts_ms"] - admitted.rows[0][0],
+                                           {k: np.full(hours, np.nan) for k in SERIES}, deque(maxlen=history))
                 try:
                     _, readings = decode_message(json.dumps(ev.doc).encode())
                 except EwsError:
@@ -142,7 +142,8 @@ def replay(stays: Iterable[Stay], models: OnlineModels, *, dataset: str, beds: i
                         if len(o.snapshots) == o.snapshots.maxlen:
                             result.snapshots_dropped += 1
                         o.snapshots.append(a.snapshot)
-                    o.model_alerts += sum(1 for d in a.decisions if d.source == "model" and d.action == "raise")
+                    o.model_alerts += sum(1 for d in a.decisions if d.model is not None and d.model.name == target
+                                          and d.action == "raise")
                 continue
             outcome = Outcome.model_validate(ev.doc)
             o = open_.get(pid) or _Open(by_id.get(pid), outcome.ts_ms, {}, deque())
@@ -154,14 +155,14 @@ def replay(stays: Iterable[Stay], models: OnlineModels, *, dataset: str, beds: i
                 report = models.learn(f"{pid}:{outcome.ts_ms}", list(o.snapshots), o.events,
                                       None if outcome.observed is None else [k.value for k in outcome.observed],
                                       outcome.ts_ms)
-                for n in report.learned:
-                    result.learned[n] += report.learned[n]
-                    result.positives[n] += report.positives[n]
-                for n in report.drift:
-                    result.drift[n] += 1
-            stay = ev.discharged or o.stay
-            if stay is not None:
-                result.stays.append(_record(stay, o))
+                for m in report.learned:
+                    result.learned[m] += report.learned[m]
+                    result.positives[m] += report.positives[m]
+                for m in report.drift:
+                    result.drift[m] += 1
+            ended = ev.discharged or o.stay
+            if ended is not None:
+                result.stays.append(_record(ended, o))
             open_.pop(pid, None)
             states.pop(pid, None)
             assessor.forget(pid)

@@ -79,3 +79,122 @@ def test_no_event_labels_everything_negative_and_memory_is_bounded() -> None:
         buf.add(t, {"x": 1.0}, 0.2)
     assert len(buf.snapshots) == 10 and buf.snapshots[0].ts_ms == 40
     assert {y for _, y in buf.label(None)} == {False}
+
+
+# -- explanations, snapshots, the two-model bank -------------------------------------
+
+
+def _trained_logistic() -> RiskModel:
+    m = RiskModel("logistic", seed=1)
+    for x, y in _stream(5, 2000):
+        m.learn(x, y)
+    return m
+
+
+def test_logistic_explanation_is_weight_times_standardised_value() -> None:
+    m = _trained_logistic()
+    x = {"heart_rate_bpm.latest": 130.0, "resp_rate_per_min.latest": 17.0}
+    top = m.explain(x, top=2)
+    assert top[0].feature == "heart_rate_bpm.latest" and top[0].contribution > 1.0 and top[0].value == 130.0
+    scaled = m._model["StandardScaler"].transform_one(x)
+    w = m._model["LogisticRegression"].weights
+    assert top[0].contribution == pytest.approx(w["heart_rate_bpm.latest"] * scaled["heart_rate_bpm.latest"])
+    low = m.explain({"heart_rate_bpm.latest": 50.0}, top=1)[0]
+    assert low.contribution < 0  # a low heart rate lowers this risk: the sign is the direction
+
+
+def test_forest_explanation_by_occlusion_names_the_driver() -> None:
+    m = RiskModel("forest", seed=2)
+    for x, y in _stream(6, 1500):
+        m.learn(x, y)
+    top = m.explain({"heart_rate_bpm.latest": 140.0, "resp_rate_per_min.latest": 30.0}, top=3)
+    assert top and {c.feature for c in top} <= {"heart_rate_bpm.latest", "resp_rate_per_min.latest"}
+    assert all(c.contribution != 0 for c in top)
+
+
+def test_snapshot_packs_to_float32_in_model_input_order() -> None:
+    from detectors.models import MODEL_FEATURES, Snapshot, SnapshotError
+
+    snap = Snapshot(1_700_000_000_123, {"heart_rate_bpm.latest": 88.5, "score.news2": 3.0})
+    raw = snap.pack()
+    assert len(raw) == 8 + 4 * len(MODEL_FEATURES)
+    back = Snapshot.unpack(raw)
+    assert back.ts_ms == snap.ts_ms and back.features == {"heart_rate_bpm.latest": 88.5, "score.news2": 3.0}
+    with pytest.raises(SnapshotError, match="does not match"):
+        Snapshot.unpack(raw[:-4])
+
+
+def _bank_with_history(kind: str = "logistic") -> tuple[object, list[object]]:
+    from detectors.models import OnlineModels, Snapshot
+
+    bank = OnlineModels(kind, seed=3)  # type: ignore[arg-type]
+    snaps = [Snapshot(h * H, {"heart_rate_bpm.latest": 80.0 + 3 * h}) for h in range(30)]
+    return bank, snaps
+
+
+def test_a_discharge_teaches_only_the_models_whose_event_the_source_records() -> None:
+    from detectors.models import OnlineModels
+
+    bank, snaps = _bank_with_history()
+    assert isinstance(bank, OnlineModels)
+    # A 2019 stay: the source records sepsis onset only; onset at hour 20 (12 h horizon → hours 8..20 positive).
+    r = bank.learn("p1:30h", snaps, {"sepsis_onset": 20 * H}, ["sepsis_onset"], 30 * H)  # type: ignore[arg-type]
+    assert r.learned == {"sepsis": 21, "deterioration": 0} and r.positives["sepsis"] == 13
+    # Redelivered outcome: nothing learned twice.
+    again = bank.learn("p1:30h", snaps, {"sepsis_onset": 20 * H}, ["sepsis_onset"], 30 * H)  # type: ignore[arg-type]
+    assert again.duplicate and again.learned == {"sepsis": 0, "deterioration": 0}
+    # A simulator discharge (every kind observed), no event: both learn negatives.
+    r = bank.learn("p2:30h", snaps, {}, None, 31 * H)  # type: ignore[arg-type]
+    assert r.learned == {"sepsis": 30, "deterioration": 30} and r.positives == {"sepsis": 0, "deterioration": 0}
+
+
+def test_untrained_models_do_not_predict_and_a_trained_one_carries_its_version() -> None:
+    from detectors.models import MIN_POSITIVES, OnlineModels, Snapshot
+
+    bank = OnlineModels("logistic")
+    x = {"heart_rate_bpm.latest": 120.0}
+    assert bank.predict(x) == {}  # no alerts from a model that knows nothing
+    for i in range(MIN_POSITIVES + 120):
+        y = i % 10 == 0
+        bank.learn(f"k{i}", [Snapshot(0, {"heart_rate_bpm.latest": 130.0 if y else 80.0})],
+                   {"death": 0} if y else {}, ["death"], i)
+    risks = bank.predict(x)
+    assert set(risks) == {"deterioration"}
+    assert risks["deterioration"].version == f"untrained+{bank.models['deterioration'].learned}"
+
+
+def test_snapshot_file_round_trip_rebases_the_version_and_rejects_garbage() -> None:
+    from detectors.models import OnlineModels, SnapshotError
+
+    bank, snaps = _bank_with_history()
+    assert isinstance(bank, OnlineModels)
+    bank.learn("p1", snaps, {"sepsis_onset": 20 * H}, ["sepsis_onset"], 0)  # type: ignore[arg-type]
+    raw = bank.dump({"dataset": "test", "stay_ids": ["p1"]}, rebase=True, created="2026-12-04T00:00:00+00:00")
+    assert raw.startswith(b'{"format": "bedside-ews-models/1"')
+    loaded = OnlineModels.load(raw)
+    assert loaded.version("sepsis").startswith("sepsis-logistic-") and loaded.version("sepsis").endswith("+0")
+    assert loaded.version("deterioration") == "untrained+0"
+    assert loaded.trained_on[0]["stay_ids"] == ["p1"]
+    probe = {"heart_rate_bpm.latest": 150.0}
+    assert loaded.models["sepsis"].predict(probe) == bank.models["sepsis"].predict(probe)
+    with pytest.raises(SnapshotError, match="not a bedside-ews model snapshot"):
+        OnlineModels.load(b"hello\nworld")
+    with pytest.raises(SnapshotError, match="unreadable"):
+        OnlineModels.load(raw.split(b"\n", 1)[0] + b"\nnot a pickle")
+
+
+def test_drift_is_detected_when_the_relation_flips() -> None:
+    from detectors.models import OnlineModels, Snapshot
+
+    bank = OnlineModels("logistic", seed=1)
+    r = random.Random(9)
+    drifted = 0
+    for i in range(3000):
+        hr = r.gauss(90, 20)
+        flipped = i >= 1500
+        y = (hr > 110) != flipped and r.random() < 0.9
+        rep = bank.learn(f"k{i}", [Snapshot(0, {"heart_rate_bpm.latest": hr})], {"death": 1} if y else {},
+                         ["death"], i)
+        drifted += "deterioration" in rep.drift
+    status = bank.status()["deterioration"]
+    assert drifted >= 1 and status["drift_error"] >= 1 and status["last_drift_ms"] >= 1500

@@ -221,3 +221,64 @@ def test_a_heart_rate_band_for_a_known_af_patient() -> None:
     assert scorer.result(ScoreInputs(heart_rate_bpm=121, **base)).components["pulse"] == 2  # type: ignore[arg-type]
     assert scorer.result(ScoreInputs(heart_rate_bpm=45, **base)).components["pulse"] == 1  # type: ignore[arg-type]
     assert t.effective("w", "P2", BASE_TS).pulse_scores_zero_up_to is None
+
+
+# -- model-driven alerts -----------------------------------------------------------
+
+
+def _risk(p: float, at: float = 0.3):  # type: ignore[no-untyped-def]
+    from detectors.models import Contribution, Risk
+
+    return {"sepsis": Risk("sepsis", "sepsis-logistic-abcd1234+10", p, at,
+                           (Contribution("temp_c.latest", 39.4, 0.8), Contribution("heart_rate_bpm.latest", 118, 0.5)))}
+
+
+def run_model(seq: list[tuple[float, int]], c=PLAIN, reading: bool = True):  # type: ignore[no-untyped-def]
+    state, out = PolicyState(), []
+    for p, t in seq:
+        state, ds = step(state, tick(STABLE, t, risks=_risk(p), reading=reading), c)
+        out += ds
+    return state, out
+
+
+def test_a_model_alert_carries_version_risk_and_contributions_next_to_news2() -> None:
+    _, out = run_model([(0.1, BASE_TS), (0.35, BASE_TS + MIN)])
+    assert [d.action for d in out] == [AlertAction.RAISE]
+    a = out[0]
+    assert a.source == "model" and a.priority is Priority.MEDIUM and a.alert_id == f"model:sepsis:P1:{BASE_TS + MIN}"
+    assert a.model is not None and a.model.version == "sepsis-logistic-abcd1234+10" and a.model.probability == 0.35
+    assert [(c.feature, c.contribution) for c in a.model.contributions] == [("temp_c.latest", 0.8),
+                                                                             ("heart_rate_bpm.latest", 0.5)]
+    assert a.score_total == 0 and "components" in a.model_dump() and a.risks == {"sepsis": 0.35}
+    assert "sepsis risk 0.35 (alert at 0.30" in a.reason
+
+
+def test_a_model_alert_resolves_only_below_the_margin_for_the_hold_time() -> None:
+    c = cfg(models={"sepsis": {"hysteresis": 0.05, "seconds": 600}}, escalation={"enabled": False})
+    seq = [(0.4, BASE_TS), (0.27, BASE_TS + MIN),            # below the threshold but inside the margin: held
+           (0.2, BASE_TS + 2 * MIN), (0.2, BASE_TS + 8 * MIN),  # below the margin, not yet for 10 min
+           (0.2, BASE_TS + 12 * MIN)]
+    state, out = run_model(seq, c)
+    assert [d.action for d in out] == [AlertAction.RAISE, AlertAction.RESOLVE]
+    assert out[1].ts_ms == BASE_TS + 12 * MIN and state.models == {}
+
+
+def test_the_threshold_file_sets_the_model_threshold_priority_or_turns_it_off() -> None:
+    high = cfg(models={"sepsis": {"alert_at": 0.6, "priority": "high"}})
+    _, out = run_model([(0.5, BASE_TS)], high)
+    assert out == []  # tick risks carry alert_at 0.3 but the file says 0.6
+    _, out = run_model([(0.7, BASE_TS)], high)
+    assert out[0].priority is Priority.HIGH and out[0].model is not None and out[0].model.alert_at == 0.6
+    off = cfg(models={"sepsis": {"enabled": False}})
+    assert run_model([(0.9, BASE_TS)], off)[1] == []
+
+
+def test_clock_ticks_do_not_raise_or_resolve_model_alerts_and_acknowledge_finds_them() -> None:
+    state, out = run_model([(0.9, BASE_TS)])
+    alert_id = out[0].alert_id
+    state, ds = step(state, tick(STABLE, BASE_TS + 60 * MIN, reading=False), PLAIN)
+    assert ds == [] and "sepsis" in state.models
+    state, ds = acknowledge(state, tick(STABLE, BASE_TS + 61 * MIN, risks=_risk(0.9)), PLAIN, alert_id, "rn.kim")
+    assert ds[0].action is AlertAction.ACKNOWLEDGE and state.models["sepsis"].acked_by == "rn.kim"
+    _, none = run_model([(0.9, BASE_TS)], reading=False)
+    assert none == []
