@@ -43,6 +43,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from detectors.errors import EwsError
+
 __all__ = [
     "DEFAULT_SPECS",
     "MODEL_FEATURES",
@@ -176,7 +178,7 @@ class Snapshot:
         return cls(ts, {n: float(v) for n, v in zip(MODEL_FEATURES, values) if math.isfinite(v)})
 
 
-class SnapshotError(ValueError):
+class SnapshotError(EwsError, ValueError):
     """A model snapshot (file or history entry) that cannot be used; the message says why."""
 
 
@@ -304,12 +306,14 @@ class OnlineModels:
         self.models = {name: RiskModel(kind, seed=seed + i) for i, name in enumerate(self.specs)}
         self.drift = {name: _Drift() for name in self.specs}
         self.base = {name: "untrained" for name in self.specs}
+        #: each model's lifetime learned count when its base version was set
+        self.base_learned = {name: 0 for name in self.specs}
         self.trained_on: list[dict[str, Any]] = []
         #: outcome keys learned recently (idempotence under redelivery), bounded
         self.seen: deque[str] = deque(maxlen=4096)
 
     def version(self, name: str) -> str:
-        return f"{self.base[name]}+{self.models[name].learned}"
+        return f"{self.base[name]}+{self.models[name].learned - self.base_learned[name]}"
 
     def ready(self, name: str) -> bool:
         """A model predicts only once it has learned enough of both classes to mean something."""
@@ -364,7 +368,7 @@ class OnlineModels:
 
     def status(self) -> dict[str, dict[str, Any]]:
         return {name: {"version": self.version(name), "kind": self.kind, "ready": self.ready(name),
-                       "learned": m.learned,
+                       "learned": m.learned, "learned_since_snapshot": m.learned - self.base_learned[name],
                        "positives": m.positives, "alert_at": self.specs[name].alert_at,
                        "horizon_h": self.specs[name].horizon_ms / HOUR_MS,
                        "drift_error": self.drift[name].error_drifts, "drift_risk": self.drift[name].risk_drifts,
@@ -386,15 +390,15 @@ class OnlineModels:
 
         Loading unpickles: load snapshots only from where you keep your own models.
 
-        ``rebase`` (``ews train``) starts a new version line: each model's base becomes the
-        hash of what it learned, and its learned count restarts from zero.
+        ``rebase`` (``ews train``) starts a new version line: each model that learned
+        something gets the hash of its state as base, and the count after ``+`` restarts.
         """
         if rebase:
             for name, model in self.models.items():
                 digest = hashlib.sha256(pickle.dumps(model)).hexdigest()[:8]
-                if model.learned:
+                if model.learned > self.base_learned[name]:
                     self.base[name] = f"{name}-{self.kind}-{digest}"
-                    model.learned = 0
+                    self.base_learned[name] = model.learned
         if note:
             self.trained_on.append(dict(note))
         header = {"format": SNAPSHOT_FORMAT, "created": created, "kind": self.kind,

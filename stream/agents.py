@@ -5,6 +5,7 @@
 * ``publish_alerts``:    ``alerts`` → Redis (state, Streams)
 * ``publish_scores``:    ``scores`` → Redis (latest scores per ward)
 * ``apply_commands``:    ``commands`` (acknowledge, snooze) → patient table, ``alerts``, audit
+* ``learn_outcomes``:    ``outcomes`` → late labels, model learning and checkpoint, drift alerts
 
 No agent dies on bad input: a message that cannot be decoded is sent to the
 dead-letter topic with its original bytes and the reason, counted, and the
@@ -29,9 +30,11 @@ from detectors.features import FeatureConfig
 from detectors.errors import InvalidReading
 from detectors.ingest import decode_message, detect_format
 from detectors.patient import PatientState
-from detectors.schemas import Alert, Command, Reading
+from detectors.schemas import Alert, Command, Outcome, Reading
 from detectors.scores import ScoreResult
 from stream.app import Pipeline
+from stream.models_runtime import ModelRuntime, binary_client
+from stream.settings import Settings
 from stream.sinks.redis_store import Keys, RedisAlertSink, redis_client
 from stream.thresholds_watch import ThresholdsWatcher
 
@@ -57,6 +60,8 @@ def scores_message(reading: Reading, result: Assessment) -> bytes:
         "scores": {name: one(r) for name, r in result.scores.items()},
         "features": {k: (None if math.isnan(v) else v) for k, v in result.features.items()},
         "artefacts": {k: v for k, v in result.vitals.items() if v != "accepted"},
+        "risks": {name: {"probability": round(r.probability, 4), "alert_at": r.alert_at, "version": r.version}
+                  for name, r in result.risks.items()},
     }
     return json.dumps(doc, separators=(",", ":")).encode()
 
@@ -67,8 +72,13 @@ def register_agents(p: Pipeline) -> None:
     sc = p.settings.scoring
     watcher = ThresholdsWatcher(p.settings.thresholds_path, client, Keys(p.settings.redis.key_prefix).config_audit,
                                 apply=lambda t: setattr(assessor, "config", replace(assessor.config, thresholds=t)))
+    prefix = p.settings.redis.key_prefix
+    model_client = binary_client(p.settings.redis.url)
+    runtime = ModelRuntime.start(model_client, p.settings.models, prefix, _held_checkpoint(p.settings))
     assessor = Assessor(ScoringConfig(tick_ms=int(sc.tick_s * 1000), thresholds=watcher.thresholds,
-                                      features=FeatureConfig(stale_after_s=sc.stale_after_s)))
+                                      features=FeatureConfig(stale_after_s=sc.stale_after_s),
+                                      snapshot_every_ms=int(p.settings.models.snapshot_every_s * 1000)),
+                        models=runtime.models)
     assessor.store.warm()  # compile (or load cached) kernels before the first reading
 
     @p.app.task  # type: ignore[untyped-decorator]
@@ -129,6 +139,9 @@ def register_agents(p: Pipeline) -> None:
                 continue
             p.patients[reading.patient_id] = result.state.model_dump(mode="json")
             await emit(result.decisions)
+            if result.snapshot is not None:
+                snap = result.snapshot
+                await _retry(lambda: runtime.keep(reading.patient_id, snap), "keep a model snapshot")
             if result.scores:
                 await p.scores.send(key=reading.patient_id.encode(), value=scores_message(reading, result))
 
@@ -178,13 +191,37 @@ def register_agents(p: Pipeline) -> None:
                      "command": cmd.model_dump_json()}
             await _retry(lambda: sink.audit_command(entry), f"audit command {cmd.command_id}")
 
+    @p.app.task  # type: ignore[untyped-decorator]
+    async def model_status_at_start() -> None:
+        log.info("%s", runtime.started)
+        await _retry(runtime.write_status, "write model status")
+
+    @p.app.agent(p.outcomes, name="learn_outcomes")
+    async def learn_outcomes(stream: Any) -> None:
+        async for event in stream.events():
+            try:
+                outcome = Outcome.model_validate_json(event.value)
+            except Exception as exc:  # noqa: BLE001 - never die on input; record it
+                await dead_letter(event, "invalid_outcome", f"{type(exc).__name__}: {exc}")
+                continue
+            report, decisions = await _retry(lambda: runtime.on_outcome(outcome), f"learn from {outcome.patient_id}")
+            if report is not None:
+                for name, n in report.learned.items():
+                    if n:
+                        await _retry(lambda: sink.count(f"model:{name}:learned", n), "count learning")
+                for name in report.drift:
+                    await _retry(lambda: sink.count(f"model:{name}:drift"), "count drift")
+                log.info("learned from %s: %s (positives %s)%s", outcome.patient_id, report.learned,
+                         report.positives, " — duplicate, skipped" if report.duplicate else "")
+            await emit(decisions)
+
     @p.app.agent(p.scores, name="publish_scores")
     async def publish_scores(stream: Any) -> None:
         async for event in stream.events():
             try:
                 doc = json.loads(event.value)
                 summary = json.dumps({"patient_id": doc["patient_id"], "bed": doc["bed"], "ts_ms": doc["ts_ms"],
-                                      "scores": doc["scores"]})
+                                      "scores": doc["scores"], "risks": doc.get("risks", {})})
                 ward, pid = str(doc["ward"]), str(doc["patient_id"])
             except Exception as exc:  # noqa: BLE001 - never die on input; record it
                 await dead_letter(event, "invalid_scores", f"{type(exc).__name__}: {exc}")
@@ -194,6 +231,21 @@ def register_agents(p: Pipeline) -> None:
     @p.app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def close_redis(app: Any, **kwargs: Any) -> None:
         await client.aclose()
+        await model_client.aclose()
+
+
+def _held_checkpoint(settings: Settings) -> dict[bytes, bytes]:
+    """The model checkpoint in Redis, read once before the event loop starts (sync client)."""
+    import redis as sync_redis
+
+    r = settings.redis
+    client = sync_redis.Redis(host=r.host, port=r.port, db=r.db,
+                              password=r.password.get_secret_value() if r.password else None)
+    try:
+        held: dict[bytes, bytes] = client.hgetall(ModelRuntime.checkpoint_key_for(r.key_prefix))  # type: ignore[assignment]
+        return held
+    finally:
+        client.close()
 
 
 _TRANSIENT = (

@@ -7,11 +7,12 @@ Nested sections use a double underscore: ``EWS_KAFKA__BOOTSTRAP=127.0.0.1:9092``
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["KafkaSettings", "RedisSettings", "ScoringSettings", "Settings", "StackSettings", "WebSocketSettings"]
+__all__ = ["KafkaSettings", "ModelSettings", "RedisSettings", "ScoringSettings", "Settings", "StackSettings", "WebSocketSettings"]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -85,6 +86,20 @@ class ScoringSettings(BaseModel):
     clock_s: float = Field(default=30.0, gt=0, description="clock ticks for time-driven alert rules, every this many s")
 
 
+class ModelSettings(BaseModel):
+    """The online risk models (sepsis, deterioration); alert thresholds are in the thresholds file."""
+
+    model_config = _FROZEN
+
+    snapshot: Path | None = Field(default=None, description="model snapshot from `ews train` to start from")
+    kind: Literal["logistic", "forest"] = Field(default="logistic",
+                                                description="model kind when no snapshot is given")
+    seed: int = 0
+    history: int = Field(default=400, ge=1, le=5000, description="late-label snapshots kept per patient")
+    snapshot_every_s: float = Field(default=900.0, gt=0, description="keep a patient's model inputs this often")
+    learn_slice: int = Field(default=50, ge=1, description="snapshots learned between yields to the event loop")
+
+
 class StackSettings(BaseModel):
     """The local development stack started by ``ews stack up``."""
 
@@ -104,6 +119,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     websocket: WebSocketSettings = WebSocketSettings()
     scoring: ScoringSettings = ScoringSettings()
+    models: ModelSettings = ModelSettings()
     stack: StackSettings = StackSettings()
     thresholds_path: Path = Field(default=Path("config/thresholds.yaml"),
                                   description="clinician-edited alert thresholds (reloaded on change)")
