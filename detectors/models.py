@@ -62,6 +62,10 @@ __all__ = [
 
 Kind = Literal["logistic", "forest"]
 HOUR_MS = 3_600_000
+#: SGD step of the logistic model. Chosen on PhysioNet 2019 stays 1–5,000 (warm start on
+#: 3,000, prequential on 2,000): 0.01 → 0.21 normalized utility, 0.003 → 0.23,
+#: 0.001 → 0.27, 0.0003 → 0.29 (0.31 with the 6 h horizon), 0.0001 → 0.27.
+LEARNING_RATE = 0.0003
 #: labelled snapshots of each class a model needs before it predicts
 MIN_POSITIVES, MIN_NEGATIVES = 10, 100
 SNAPSHOT_FORMAT = "bedside-ews-models/1"
@@ -120,7 +124,7 @@ class RiskModel:
         self.seed = seed
         if kind == "logistic":
             self._model: Any = preprocessing.StandardScaler() | linear_model.LogisticRegression(
-                optimizer=optim.SGD(0.01), l2=1e-4)
+                optimizer=optim.SGD(LEARNING_RATE), l2=1e-4)
         elif kind == "forest":
             self._model = forest.ARFClassifier(n_models=10, seed=seed)
         else:
@@ -238,7 +242,9 @@ class ModelSpec:
 
 
 DEFAULT_SPECS: tuple[ModelSpec, ...] = (
-    ModelSpec("sepsis", ("sepsis_onset",), 12 * HOUR_MS),
+    # 6 h: the 2019 challenge's own label (SepsisLabel turns 1 six hours before t_sepsis);
+    # 4 / 6 / 8 / 12 h gave 0.30 / 0.31 / 0.31 / 0.29 normalized utility on the tuning stays.
+    ModelSpec("sepsis", ("sepsis_onset",), 6 * HOUR_MS),
     ModelSpec("deterioration", ("deterioration", "rapid_response", "icu_transfer", "cardiac_arrest", "death"),
               24 * HOUR_MS),
 )

@@ -445,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="train: the first N stays (default half); evaluate: at most N unseen stays")
         t.add_argument("--beds", type=int, default=64)
         t.add_argument("--horizon-hours", type=float, default=None,
-                       help="label horizon of the judged model (default 12 h for sepsis, the 48 h record for 2012)")
+                       help="label horizon of the judged model (default 6 h for sepsis, the 48 h record for 2012)")
         t.add_argument("--no-progress", action="store_true")
         if cmd == "train":
             t.add_argument("--out", required=True, help="where to write the model snapshot")
