@@ -269,7 +269,8 @@ class LearnReport:
 
 
 class _Drift:
-    """ADWIN on the prediction error (when labels arrive) and on the predicted risk (every tick)."""
+    """ADWIN on the prediction error (one value per outcome: the mean over its snapshots, each
+    scored before it was learned) and on the predicted risk (every tick)."""
 
     def __init__(self) -> None:
         from river import drift
@@ -289,13 +290,26 @@ class _Drift:
             return True
         return False
 
-    def on_learn(self, p: float, y: bool, now_ms: int) -> bool:
-        self.error.update(abs(float(y) - p))
+    def on_learn(self, error: float, now_ms: int) -> bool:
+        """One outcome's mean absolute error (a stay's snapshots are not independent evidence)."""
+        self.error.update(error)
         if self.error.drift_detected:
             self.error_drifts += 1
             self.last_drift_ms = now_ms
             return True
         return False
+
+
+def _thin(labelled: list[tuple[Snapshot, bool]], limit: int | None) -> list[tuple[Snapshot, bool]]:
+    if limit is None or len(labelled) <= limit:
+        return labelled
+    pos = [x for x in labelled if x[1]]
+    neg = [x for x in labelled if not x[1]]
+    keep_pos = pos[-limit:]
+    room = limit - len(keep_pos)
+    step = len(neg) / room if room else 0.0
+    keep_neg = [neg[int(i * step)] for i in range(room)] if room else []
+    return sorted(keep_pos + keep_neg, key=lambda x: x[0].ts_ms)
 
 
 class OnlineModels:
@@ -306,8 +320,11 @@ class OnlineModels:
     """
 
     def __init__(self, kind: Kind = "logistic", *, seed: int = 0,
-                 specs: Iterable[ModelSpec] = DEFAULT_SPECS) -> None:
+                 specs: Iterable[ModelSpec] = DEFAULT_SPECS, per_outcome: int | None = None) -> None:
         self.kind = kind
+        #: learn at most this many of an outcome's labelled snapshots per model (evenly
+        #: spaced, positives first), so that a long stay does not outweigh a short one
+        self.per_outcome = per_outcome
         self.specs = {s.name: s for s in specs}
         self.models = {name: RiskModel(kind, seed=seed + i) for i, name in enumerate(self.specs)}
         self.drift = {name: _Drift() for name in self.specs}
@@ -363,13 +380,14 @@ class OnlineModels:
             times = [events[k] for k in spec.events if k in events]
             event_ms = min(times) if times else None
             model = self.models[name]
-            for snap, label in label_snapshots(ordered, event_ms, spec.horizon_ms):
-                p = model.predict(snap.features)
-                if self.drift[name].on_learn(p, label, now_ms) and name not in drifted:
-                    drifted.append(name)
+            errors: list[float] = []
+            for snap, label in _thin(label_snapshots(ordered, event_ms, spec.horizon_ms), self.per_outcome):
+                errors.append(abs(float(label) - model.predict(snap.features)))  # scored before it is learned
                 model.learn(snap.features, label)
                 learned[name] += 1
                 positives[name] += int(label)
+            if errors and self.drift[name].on_learn(sum(errors) / len(errors), now_ms):
+                drifted.append(name)
         return LearnReport(learned, positives, tuple(drifted))
 
     def status(self) -> dict[str, dict[str, Any]]:

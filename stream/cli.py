@@ -263,8 +263,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             "model_version_start": args.model and Path(args.model).name, "model_version_end": models.version(name),
             "model_kind": models.kind, "learning": not args.frozen,
             "learned_snapshots": result.learned.get(name, 0), "drift_detections": result.drift.get(name, 0),
-            "horizon_h": models.specs[name].horizon_ms / 3_600_000, "operating_threshold": alert_at,
-            "policy": "the thresholds file's defaults"}
+            "horizon_h": models.specs[name].horizon_ms / 3_600_000, "operating_threshold": alert_at}
     report = write_report(Path(args.out), args.dataset, result.stays, alert_at, meta)
     m = report["predictors"][MODEL]
     main = report["primary_figure"]

@@ -135,9 +135,10 @@ def _markdown(report: dict[str, Any]) -> str:
     for name, f in report["predictors"].items():
         lines.append(f"| {name} | " + " | ".join(_fmt(f.get(c)) for c in cols) + " |")
     m = report["predictors"][MODEL]
-    lines += ["", f"Operating threshold of the model: {m['threshold']:.4f}. "
-              f"Alerts raised by the alert policy (hysteresis {meta.get('policy', '')}): "
-              f"{_fmt(m.get('policy_alerts_per_patient_day'))} per patient-day."]
+    lines += ["", f"Operating threshold of the model: {m['threshold']:.4f}. Alerts per patient-day count "
+              "alarms started (an hourly prediction turning yes); the model's alert policy, with the "
+              "threshold file's hysteresis, raised "
+              f"{_fmt(m.get('policy_alerts_per_patient_day'))} model alerts per patient-day."]
     if ds == "physionet2019":
         lines.append(f"Septic stays detected in the rewarded window: {m['septic_detected_in_window']} of "
                      f"{m['septic_stays']}.")

@@ -148,3 +148,23 @@ def test_drift_raises_and_resolves_a_technical_alert(isolated: Isolated) -> None
     assert raised and raised[0].source == "technical" and raised[0].patient_id == "model-deterioration"
     assert "deterioration model drift" in raised[0].reason and raised[0].audience == ["ward", "clinical_informatics"]
     assert any(d.action.value == "resolve" and d.alert_id == raised[0].alert_id for d in decisions)
+
+
+def test_a_patients_late_label_history_is_bounded(isolated: Isolated) -> None:
+    from stream.settings import ModelSettings
+
+    s = isolated.settings
+
+    async def scenario() -> tuple[int, int]:
+        client = binary_client(s.redis.url)
+        rt = ModelRuntime.start(client, ModelSettings(history=400), s.redis.key_prefix, {})
+        try:
+            for i in range(500):
+                await rt.keep("LONG", Snapshot(BASE_TS + i * 15 * MIN, {"heart_rate_bpm.latest": 80.0 + i % 7}))
+            held = await client.lrange(rt.history_key("LONG"), 0, -1)
+            return len(held), Snapshot.unpack(held[0]).ts_ms
+        finally:
+            await client.aclose()
+
+    n, oldest = asyncio.run(scenario())
+    assert n == 400 and oldest == BASE_TS + 100 * 15 * MIN  # the oldest 100 went first
