@@ -211,7 +211,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = replay(iter_stays(args.dataset, args.path, n), models, dataset=args.dataset, beds=args.beds,
                     total=n, progress=not args.no_progress, desc="warm start")
     name = target_model(args.dataset)
-    alert_at, figure = choose_alert_at(args.dataset, result.stays)
+    # The operating point is chosen on the later half of the warm start, where the model has
+    # settled (its first predictions, made while it knew little, would skew it).
+    alert_at, figure = choose_alert_at(args.dataset, result.stays[len(result.stays) // 2:])
     models.with_alert_at(name, alert_at)
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     raw = models.dump(note(args.dataset, result.stays, result, alert_at, figure), rebase=True, created=created)
@@ -221,8 +223,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     label = "normalized utility" if args.dataset == "physionet2019" else "event 1"
     print(f"learned {result.learned[name]} snapshots ({result.positives[name]} positive) from {len(result.stays)} "
           f"stays; {result.rejected} readings rejected by ingest", flush=True)
-    print(f"operating point {name} alert_at={alert_at:.4f} (prequential {label} on the warm-start stays "
-          f"{figure:.3f})", flush=True)
+    print(f"operating point {name} alert_at={alert_at:.4f} (prequential {label} on the later half of the "
+          f"warm-start stays {figure:.3f})", flush=True)
     print(f"saved {out} ({len(raw)} bytes), {name} model {models.version(name)}", flush=True)
     return 0
 

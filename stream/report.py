@@ -75,6 +75,9 @@ def _figures(dataset: str, stays: list[StayRecord], series: str, at: float, is_m
                 "ppv": _finite(c.ppv), "tp": c.tp, "fp": c.fp, "tn": c.tn, "fn": c.fn})
     if is_model:
         out["brier"] = _finite(brier(x, y))
+        base = float(np.mean(y)) if len(y) else float("nan")
+        # The Brier score of always predicting the prevalence: a model must beat it to be informative.
+        out["brier_prevalence"] = _finite(base * (1 - base))
         out["policy_alerts_per_patient_day"] = _finite(sum(s.model_alerts for s in stays) / days) if days else None
     return out
 
@@ -129,7 +132,7 @@ def _markdown(report: dict[str, Any]) -> str:
     lines += ["", "All figures are prequential: every prediction was made before the model learned "
               "from that stay's outcome.", ""]
     cols = [main, "auroc", "auprc", "sensitivity", "specificity", "ppv", "median_lead_h", "alerts_per_patient_day",
-            "brier"]
+            "brier", "brier_prevalence"]
     lines += ["| predictor | " + " | ".join(c.replace("_", " ") for c in cols) + " |",
               "|---" * (len(cols) + 1) + "|"]
     for name, f in report["predictors"].items():

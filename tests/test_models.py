@@ -143,9 +143,24 @@ def test_a_discharge_teaches_only_the_models_whose_event_the_source_records() ->
     # Redelivered outcome: nothing learned twice.
     again = bank.learn("p1:30h", snaps, {"sepsis_onset": 20 * H}, ["sepsis_onset"], 30 * H)  # type: ignore[arg-type]
     assert again.duplicate and again.learned == {"sepsis": 0, "deterioration": 0}
-    # A simulator discharge (every kind observed), no event: both learn negatives.
+    # A simulator discharge (every kind observed), no event: both learn negatives — at most
+    # 24 of the 30 snapshots (PER_OUTCOME), so a long stay does not outweigh a short one.
     r = bank.learn("p2:30h", snaps, {}, None, 31 * H)  # type: ignore[arg-type]
-    assert r.learned == {"sepsis": 30, "deterioration": 30} and r.positives == {"sepsis": 0, "deterioration": 0}
+    assert r.learned == {"sepsis": 24, "deterioration": 24} and r.positives == {"sepsis": 0, "deterioration": 0}
+
+
+def test_thinning_keeps_the_positives_and_spreads_the_negatives() -> None:
+    from detectors.models import OnlineModels, Snapshot
+
+    bank = OnlineModels("logistic", per_outcome=10)
+    snaps = [Snapshot(h * H, {"heart_rate_bpm.latest": 80.0}) for h in range(100)]
+    learned: list[tuple[int, bool]] = []
+    model = bank.models["sepsis"]
+    original = model.learn
+    model.learn = lambda x, y: (learned.append((len(learned), y)), original(x, y))[1]  # type: ignore[method-assign]
+    r = bank.learn("k", snaps, {"sepsis_onset": 99 * H}, ["sepsis_onset"], 0)
+    assert r.learned["sepsis"] == 10 and r.positives["sepsis"] == 7  # hours 93..99 within 6 h
+    assert [y for _, y in learned] == [False] * 3 + [True] * 7  # negatives first (time order), then positives
 
 
 def test_untrained_models_do_not_predict_and_a_trained_one_carries_its_version() -> None:
