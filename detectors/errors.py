@@ -7,7 +7,9 @@ catch the whole family in one place::
     ├── InvalidReading        a device message that cannot become a reading
     │   (``code`` names the failure class, e.g. ``invalid_json``, ``unknown_unit``)
     ├── ConfigError           settings or threshold files that do not validate
-    └── StackError            the local Kafka/Redis stack cannot be set up or started
+    ├── StackError            the local Kafka/Redis stack cannot be set up or started
+    └── SnapshotError         a model snapshot (file, checkpoint or late-label entry) that
+                              cannot be used (defined in :mod:`detectors.models`)
 """
 
 from __future__ import annotations
