@@ -176,23 +176,29 @@ class Calibrator:
     """
 
     def __init__(self, learning_rate: float = 0.005) -> None:
-        from river import linear_model, optim
-
-        self._platt: Any = linear_model.LogisticRegression(
-            optimizer=optim.SGD(learning_rate), intercept_lr=learning_rate,
-            initializer=optim.initializers.Constant(1.0))
+        self.learning_rate = learning_rate
+        self.a = 1.0
+        self.b = 0.0
         self.learned = 0
 
     @staticmethod
-    def _logit(p: float) -> dict[str, float]:
+    def _logit(p: float) -> float:
         q = min(max(p, 1e-6), 1 - 1e-6)
-        return {"logit": math.log(q / (1 - q))}
+        return math.log(q / (1 - q))
+
+    def _sigmoid(self, z: float) -> float:
+        t = self.a * z + self.b
+        return 1.0 / (1.0 + math.exp(-t)) if t >= 0 else math.exp(t) / (1.0 + math.exp(t))
 
     def __call__(self, raw: float) -> float:
-        return float(self._platt.predict_proba_one(self._logit(raw)).get(True, raw))
+        return self._sigmoid(self._logit(raw))
 
     def learn(self, raw: float, label: bool) -> None:
-        self._platt.learn_one(self._logit(raw), bool(label))
+        """One SGD step on the log loss (two parameters; the slope is kept positive)."""
+        z = self._logit(raw)
+        g = self._sigmoid(z) - float(label)
+        self.a = max(1e-3, self.a - self.learning_rate * g * z)
+        self.b -= self.learning_rate * g
         self.learned += 1
 
 
