@@ -48,7 +48,6 @@ from detectors.errors import EwsError
 __all__ = [
     "DEFAULT_SPECS",
     "MODEL_FEATURES",
-    "Calibrator",
     "Contribution",
     "LabelBuffer",
     "ModelSpec",
@@ -165,41 +164,6 @@ class RiskModel:
                     out.append(Contribution(k, x[k], c))
         out.sort(key=lambda c: (-abs(c.contribution), c.feature))
         return out[:top]
-
-
-class Calibrator:
-    """Online Platt scaling of one model: ``p = σ(a · logit(raw) + b)``, starting as the identity.
-
-    It learns from every labelled snapshot of an outcome (the model itself learns a thinned
-    set, which shifts its base rate), each scored before it is learned, so the risk
-    shown at the bedside stays a probability. Monotonic: it changes no ranking.
-    """
-
-    def __init__(self, learning_rate: float = 0.005) -> None:
-        self.learning_rate = learning_rate
-        self.a = 1.0
-        self.b = 0.0
-        self.learned = 0
-
-    @staticmethod
-    def _logit(p: float) -> float:
-        q = min(max(p, 1e-6), 1 - 1e-6)
-        return math.log(q / (1 - q))
-
-    def _sigmoid(self, z: float) -> float:
-        t = self.a * z + self.b
-        return 1.0 / (1.0 + math.exp(-t)) if t >= 0 else math.exp(t) / (1.0 + math.exp(t))
-
-    def __call__(self, raw: float) -> float:
-        return self._sigmoid(self._logit(raw))
-
-    def learn(self, raw: float, label: bool) -> None:
-        """One SGD step on the log loss (two parameters; the slope is kept positive)."""
-        z = self._logit(raw)
-        g = self._sigmoid(z) - float(label)
-        self.a = max(1e-3, self.a - self.learning_rate * g * z)
-        self.b -= self.learning_rate * g
-        self.learned += 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,7 +332,6 @@ class OnlineModels:
         self.specs = {s.name: s for s in specs}
         self.models = {name: RiskModel(kind, seed=seed + i) for i, name in enumerate(self.specs)}
         self.drift = {name: _Drift() for name in self.specs}
-        self.calibrators = {name: Calibrator() for name in self.specs}
         self.base = {name: "untrained" for name in self.specs}
         #: each model's lifetime learned count when its base version was set
         self.base_learned = {name: 0 for name in self.specs}
@@ -390,13 +353,12 @@ class OnlineModels:
         for name, model in self.models.items():
             if not self.ready(name):
                 continue
-            p = self.calibrators[name](model.predict(vector))
+            p = model.predict(vector)
             self.drift[name].on_predict(p, now_ms)
             out[name] = Risk(name, self.version(name), p, self.specs[name].alert_at)
         return out
 
     def explain(self, name: str, vector: Mapping[str, float], top: int = 5) -> tuple[Contribution, ...]:
-        """Top contributions in the model's own scale (before calibration, which is monotonic)."""
         return tuple(self.models[name].explain(vector, top))
 
     def learn(self, key: str, snapshots: list[Snapshot], events: Mapping[str, int],
@@ -422,14 +384,9 @@ class OnlineModels:
             times = [events[k] for k in spec.events if k in events]
             event_ms = min(times) if times else None
             model = self.models[name]
-            calibrator = self.calibrators[name]
-            labelled = label_snapshots(ordered, event_ms, spec.horizon_ms)
             errors: list[float] = []
-            for snap, label in labelled:  # every snapshot is scored before anything learns from it
-                raw = model.predict(snap.features)
-                errors.append(abs(float(label) - calibrator(raw)))
-                calibrator.learn(raw, label)
-            for snap, label in _thin(labelled, self.per_outcome):
+            for snap, label in _thin(label_snapshots(ordered, event_ms, spec.horizon_ms), self.per_outcome):
+                errors.append(abs(float(label) - model.predict(snap.features)))  # scored before it is learned
                 model.learn(snap.features, label)
                 learned[name] += 1
                 positives[name] += int(label)

@@ -144,7 +144,9 @@ def _markdown(report: dict[str, Any]) -> str:
               f"{_fmt(m.get('policy_alerts_per_patient_day'))} model alerts per patient-day."]
     if ds == "physionet2019":
         lines.append(f"Septic stays detected in the rewarded window: {m['septic_detected_in_window']} of "
-                     f"{m['septic_stays']}.")
+                     f"{m['septic_stays']}. Lead time is measured from the first alarm inside that window "
+                     "(12 h before to 3 h after t_sepsis), so 12 h means \"already alarming when the window "
+                     "opened\" (12 h or more): the median is censored at 12.")
     lines += ["", "## Subgroups", "", f"| group | value | stays | positives | model {main} | model AUROC | "
               f"model sensitivity | model alerts/patient-day | NEWS2 ≥ 5 {main} |", "|---" * 9 + "|"]
     for g in report["subgroups"]:
@@ -213,7 +215,8 @@ def _plots(out: Path, dataset: str, stays: list[StayRecord], report: dict[str, A
         for name in (MODEL, "NEWS2 ≥ 5"):
             leads = report["predictors"][name]["lead_times_h"]
             ax.hist(leads, bins=bins, alpha=0.6, label=f"{name} (n={len(leads)})")
-        ax.set(xlabel="hours of warning before t_sepsis (first alarm in the rewarded window)", ylabel="septic stays")
+        ax.set(xlabel="hours of warning before t_sepsis (first alarm in the rewarded window; 12 = alarming "
+                      "when it opened)", ylabel="septic stays")
         ax.legend(fontsize=8)
     else:
         ax.text(0.5, 0.5, "no lead time: the 2012 data set gives no time of death", ha="center", va="center")

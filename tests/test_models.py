@@ -213,15 +213,3 @@ def test_drift_is_detected_when_the_relation_flips() -> None:
         drifted += "deterioration" in rep.drift
     status = bank.status()["deterioration"]
     assert drifted >= 1 and status["drift_error"] >= 1 and status["last_drift_ms"] >= 1500
-
-
-def test_the_calibrator_starts_as_the_identity_and_learns_the_base_rate() -> None:
-    from detectors.models import Calibrator
-
-    c = Calibrator()
-    assert c(0.3) == pytest.approx(0.3) and c(0.9) == pytest.approx(0.9)
-    r = random.Random(1)
-    for _ in range(4000):
-        c.learn(0.5, r.random() < 0.1)  # a model that says 50 % where 10 % happen
-    assert c(0.5) == pytest.approx(0.1, abs=0.03)
-    assert c(0.2) < c(0.5) < c(0.8)  # monotonic: rankings are unchanged
