@@ -7,7 +7,8 @@ reported stale, so a score on old data says so.
 
 Feature names are ``<vital>.<feature>`` (e.g. ``heart_rate_bpm.m60_slope_per_h``;
 see :data:`detectors.windows.FEATURE_FIELDS`) plus the derived ``shock_index``,
-``pulse_pressure_mmhg`` and ``map_mmhg_derived`` (from SBP/DBP when MAP is absent).
+``pulse_pressure_mmhg`` and ``map_mmhg_derived`` (from SBP/DBP when MAP is absent), the
+labs and FiO2 with ``<lab>.age_h`` (hours since each was measured).
 """
 
 from __future__ import annotations
@@ -63,9 +64,12 @@ def build_features(window: dict[str, dict[str, float]], state: PatientState, now
     out["acvpu_not_alert"] = math.nan if level is None else float(level != "A")
     gcs = state.latest("gcs_total")
     out["gcs_total"] = math.nan if gcs is None else float(gcs)
-    for lab in _LABS:
+    for lab in (*_LABS, "fio2_pct"):
         v = state.latest(lab)
         out[lab] = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan
+        # How long ago it was measured: a lab drawn at all says a clinician was worried.
+        sample = state.vitals.get(lab)
+        out[f"{lab}.age_h"] = (now_ms - sample.ts_ms) / 3_600_000.0 if sample is not None else math.nan
     out["hours_since_admission"] = (now_ms - state.first_ts_ms) / 3_600_000.0 if state.first_ts_ms else math.nan
     return out
 
