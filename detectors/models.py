@@ -38,7 +38,7 @@ import math
 import pickle
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -290,18 +290,21 @@ class _Drift:
         self.last_drift_ms: int | None = None
 
     def on_predict(self, p: float, now_ms: int) -> bool:
-        self.risk.update(p)
-        if self.risk.drift_detected:
+        if self._detect(self.risk, p, now_ms):
             self.risk_drifts += 1
-            self.last_drift_ms = now_ms
             return True
         return False
 
     def on_learn(self, error: float, now_ms: int) -> bool:
         """One outcome's mean absolute error (a stay's snapshots are not independent evidence)."""
-        self.error.update(error)
-        if self.error.drift_detected:
+        if self._detect(self.error, error, now_ms):
             self.error_drifts += 1
+            return True
+        return False
+
+    def _detect(self, detector: Any, value: float, now_ms: int) -> bool:
+        detector.update(value)
+        if detector.drift_detected:
             self.last_drift_ms = now_ms
             return True
         return False
@@ -407,12 +410,10 @@ class OnlineModels:
                 for name, m in self.models.items()}
 
     def with_alert_at(self, name: str, alert_at: float) -> None:
-        spec = self.specs[name]
-        self.specs[name] = ModelSpec(spec.name, spec.events, spec.horizon_ms, alert_at)
+        self.specs[name] = replace(self.specs[name], alert_at=alert_at)
 
     def with_horizon(self, name: str, horizon_ms: int) -> None:
-        spec = self.specs[name]
-        self.specs[name] = ModelSpec(spec.name, spec.events, horizon_ms, spec.alert_at)
+        self.specs[name] = replace(self.specs[name], horizon_ms=horizon_ms)
 
     # -- snapshots (files and checkpoints) ---------------------------------------------
 

@@ -242,7 +242,7 @@ def _held_checkpoint(settings: Settings) -> dict[bytes, bytes]:
     client = sync_redis.Redis(host=r.host, port=r.port, db=r.db,
                               password=r.password.get_secret_value() if r.password else None)
     try:
-        held: dict[bytes, bytes] = client.hgetall(ModelRuntime.checkpoint_key_for(r.key_prefix))  # type: ignore[assignment]
+        held: dict[bytes, bytes] = client.hgetall(Keys(r.key_prefix).model_checkpoint)  # type: ignore[assignment]
         return held
     finally:
         client.close()

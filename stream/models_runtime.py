@@ -41,6 +41,7 @@ import redis.asyncio as aioredis
 from detectors.models import LearnReport, OnlineModels, Snapshot, SnapshotError
 from detectors.schemas import Alert, AlertAction, Outcome, Priority, RiskClass
 from stream.settings import ModelSettings
+from stream.sinks.redis_store import Keys
 
 __all__ = ["ModelRuntime", "binary_client", "drift_alert"]
 
@@ -66,21 +67,22 @@ class ModelRuntime:
     #: how the models were loaded (logged once the worker's logging is up)
     started: str = ""
 
-    # -- keys --------------------------------------------------------------------------
+    # -- keys (named in stream.sinks.redis_store.Keys) ---------------------------------
+
+    @property
+    def keys(self) -> Keys:
+        return Keys(self.prefix)
 
     @property
     def checkpoint_key(self) -> str:
-        return self.checkpoint_key_for(self.prefix)
+        return self.keys.model_checkpoint
 
     @property
     def status_key(self) -> str:
-        return f"{self.prefix}:model:status"
+        return self.keys.model_status
 
     def history_key(self, patient_id: str) -> str:
-        return f"{self.prefix}:model:history:{patient_id}"
-
-    def events_key(self, patient_id: str) -> str:
-        return f"{self.prefix}:model:events:{patient_id}"
+        return self.keys.model_history(patient_id)
 
     # -- start -------------------------------------------------------------------------
 
@@ -123,10 +125,6 @@ class ModelRuntime:
                       "(they predict once they have learned)")
         return rt
 
-    @staticmethod
-    def checkpoint_key_for(prefix: str) -> str:
-        return f"{prefix}:model:checkpoint"
-
     # -- scoring side ------------------------------------------------------------------
 
     async def keep(self, patient_id: str, snapshot: Snapshot) -> None:
@@ -143,10 +141,10 @@ class ModelRuntime:
         """Record an event, or learn at discharge; returns what was learned and drift decisions."""
         pid = outcome.patient_id
         if outcome.kind.value != "discharge":
-            await self.client.hsetnx(self.events_key(pid), outcome.kind.value, str(outcome.ts_ms))
+            await self.client.hsetnx(self.keys.model_events(pid), outcome.kind.value, str(outcome.ts_ms))
             return None, []
         raw: list[bytes] = await self.client.lrange(self.history_key(pid), 0, -1)  # type: ignore[assignment]
-        held: dict[bytes, bytes] = await self.client.hgetall(self.events_key(pid))  # type: ignore[assignment]
+        held: dict[bytes, bytes] = await self.client.hgetall(self.keys.model_events(pid))  # type: ignore[assignment]
         events = {k.decode(): int(v) for k, v in held.items()}
         snaps: list[Snapshot] = []
         for item in raw:
@@ -160,17 +158,17 @@ class ModelRuntime:
         decisions = self._drift_decisions(report, outcome)
         if sum(report.learned.values()) or decisions:
             await self.checkpoint()
-        await self.client.delete(self.history_key(pid), self.events_key(pid))
+        await self.client.delete(self.history_key(pid), self.keys.model_events(pid))
         await self.write_status()
         return report, decisions
 
     async def _learn(self, key: str, snaps: list[Snapshot], events: Mapping[str, int],
                      observed: list[str] | None, now_ms: int) -> LearnReport:
         """Learn in slices of ``learn_slice`` snapshots, yielding to the event loop in between."""
-        if key in self.models.seen:
-            return self.models.learn(key, [], events, observed, now_ms)  # reports the duplicate
         step = self.settings.learn_slice
-        total = self.models.learn(key, [], events, observed, now_ms)  # marks the outcome as learned
+        total = self.models.learn(key, [], events, observed, now_ms)  # marks the outcome, or reports a duplicate
+        if total.duplicate:
+            return total
         for i in range(0, len(snaps), step):
             part = self.models.learn(f"{key}#{i}", snaps[i:i + step], events, observed, now_ms)
             total = LearnReport(

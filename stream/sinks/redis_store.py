@@ -89,6 +89,20 @@ class Keys:
     def config_audit(self) -> str:
         return f"{self.prefix}:config:audit"
 
+    @property
+    def model_checkpoint(self) -> str:
+        return f"{self.prefix}:model:checkpoint"
+
+    @property
+    def model_status(self) -> str:
+        return f"{self.prefix}:model:status"
+
+    def model_history(self, patient_id: str) -> str:
+        return f"{self.prefix}:model:history:{patient_id}"
+
+    def model_events(self, patient_id: str) -> str:
+        return f"{self.prefix}:model:events:{patient_id}"
+
 def redis_client(settings: RedisSettings) -> aioredis.Redis:
     return aioredis.Redis.from_url(settings.url, decode_responses=True, health_check_interval=30)
 
