@@ -8,7 +8,8 @@ reported stale, so a score on old data says so.
 Feature names are ``<vital>.<feature>`` (e.g. ``heart_rate_bpm.m60_slope_per_h``;
 see :data:`detectors.windows.FEATURE_FIELDS`) plus the derived ``shock_index``,
 ``pulse_pressure_mmhg`` and ``map_mmhg_derived`` (from SBP/DBP when MAP is absent), the
-labs and FiO2 with ``<lab>.age_h`` (hours since each was measured).
+labs (:data:`~detectors.schemas.LAB_FIELDS`) and FiO2 with ``<lab>.age_h`` (hours
+since each was measured), and the patient's ``age_years`` and ``sex_male`` (1 / 0).
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ import math
 from dataclasses import dataclass, field
 
 from detectors.patient import PatientState
+from detectors.schemas import LAB_FIELDS
 from detectors.scores.base import ScoreInputs
 from detectors.windows import VITALS
 
 __all__ = ["FeatureConfig", "build_features", "score_inputs"]
 
 _CATEGORICAL = ("o2_supplemental", "acvpu", "gcs_total")
-_LABS = ("wbc_10e3_per_ul", "band_neutrophils_pct", "paco2_mmhg", "lactate_mmol_l")
+#: the labs a clinical score reads (SIRS); their staleness is reported with the score
+_SCORE_LABS = ("wbc_10e3_per_ul", "band_neutrophils_pct", "paco2_mmhg", "lactate_mmol_l")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +41,7 @@ class FeatureConfig:
     def limit(self, name: str) -> float:
         if name in self.stale_after_overrides_s:
             return self.stale_after_overrides_s[name]
-        return self.labs_stale_after_s if name in _LABS else self.stale_after_s
+        return self.labs_stale_after_s if name in LAB_FIELDS else self.stale_after_s
 
 
 def _finite(x: float) -> float | None:
@@ -64,13 +67,15 @@ def build_features(window: dict[str, dict[str, float]], state: PatientState, now
     out["acvpu_not_alert"] = math.nan if level is None else float(level != "A")
     gcs = state.latest("gcs_total")
     out["gcs_total"] = math.nan if gcs is None else float(gcs)
-    for lab in (*_LABS, "fio2_pct"):
+    for lab in (*LAB_FIELDS, "fio2_pct"):
         v = state.latest(lab)
         out[lab] = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan
         # How long ago it was measured: a lab drawn at all says a clinician was worried.
         sample = state.vitals.get(lab)
         out[f"{lab}.age_h"] = (now_ms - sample.ts_ms) / 3_600_000.0 if sample is not None else math.nan
     out["hours_since_admission"] = (now_ms - state.first_ts_ms) / 3_600_000.0 if state.first_ts_ms else math.nan
+    out["age_years"] = state.age_years if state.age_years is not None else math.nan
+    out["sex_male"] = {"male": 1.0, "female": 0.0}.get(state.sex or "", math.nan)
     return out
 
 
@@ -85,7 +90,7 @@ def score_inputs(window: dict[str, dict[str, float]], state: PatientState, now_m
         age = window[vital]["staleness_s"]
         if latest is not None and age > config.limit(vital):
             stale.add(vital)
-    for name in (*_CATEGORICAL, *_LABS):
+    for name in (*_CATEGORICAL, *_SCORE_LABS):
         sample = state.vitals.get(name)
         if sample is not None and (now_ms - sample.ts_ms) / 1000.0 > config.limit(name):
             stale.add(name)

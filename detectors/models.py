@@ -77,6 +77,9 @@ SNAPSHOT_FORMAT = "bedside-ews-models/1"
 _VITALS = ("heart_rate_bpm", "resp_rate_per_min", "spo2_pct", "temp_c", "sbp_mmhg", "dbp_mmhg", "map_mmhg")
 _PER_VITAL = ("latest", "m360_mean", "m360_min", "m360_max", "m360_sd", "m360_slope_per_h", "baseline_dev",
               "staleness_s")
+_MORE_LABS = ("creatinine_mg_dl", "bun_mg_dl", "platelets_10e3_per_ul", "bilirubin_mg_dl", "glucose_mg_dl",
+              "potassium_mmol_l", "sodium_mmol_l", "hco3_mmol_l", "base_excess_mmol_l", "arterial_ph", "pao2_mmhg",
+              "hct_pct", "hgb_g_dl")
 _SCORES = ("news2", "qsofa", "sirs", "mews", "shock_index")
 _NEWS2_PARTS = ("resp_rate", "spo2", "air_or_oxygen", "sbp", "pulse", "consciousness", "temperature")
 
@@ -88,6 +91,9 @@ MODEL_FEATURES: tuple[str, ...] = (
     # hours since each lab was last measured (that it was drawn at all is a clinician's worry)
     *(f"{lab}.age_h" for lab in ("wbc_10e3_per_ul", "band_neutrophils_pct", "paco2_mmhg", "lactate_mmol_l",
                                  "fio2_pct")),
+    # the further labs, latest value and age; then who the patient is
+    *(name for lab in _MORE_LABS for name in (lab, f"{lab}.age_h")),
+    "age_years", "sex_male",
     *(f"score.{s}" for s in _SCORES),
     *(f"news2.{p}" for p in _NEWS2_PARTS),
 )

@@ -44,6 +44,9 @@ class PatientState(BaseModel):
     commands_seen: tuple[str, ...] = ()
     #: an override set from a ward screen (author, reason, expiry), on top of the threshold file
     bedside_override: PatientOverride | None = None
+    #: from the readings' patient context (the latest a sender gave)
+    age_years: float | None = None
+    sex: str | None = None
 
     def latest(self, name: str) -> bool | int | float | str | None:
         sample = self.vitals.get(name)
@@ -62,6 +65,11 @@ def apply_reading(state: PatientState | None, reading: Reading) -> PatientState:
         if held is None or reading.ts_ms >= held.ts_ms:
             vitals[name] = VitalSample(value=value, ts_ms=reading.ts_ms, device_id=reading.device_id)
     newest = state is None or reading.ts_ms >= state.last_ts_ms
+    age = state.age_years if state else None
+    sex = state.sex if state else None
+    if reading.patient is not None:
+        age = reading.patient.age_years if reading.patient.age_years is not None else age
+        sex = reading.patient.sex if reading.patient.sex is not None else sex
     return PatientState(
         patient_id=reading.patient_id,
         ward=reading.ward if newest or state is None else state.ward,
@@ -76,4 +84,6 @@ def apply_reading(state: PatientState | None, reading: Reading) -> PatientState:
         windows=state.windows if state else None,
         commands_seen=state.commands_seen if state else (),
         bedside_override=state.bedside_override if state else None,
+        age_years=age,
+        sex=sex,
     )

@@ -27,9 +27,11 @@ __all__ = [
     "AlertAction",
     "Command",
     "FeatureContribution",
+    "LAB_FIELDS",
     "ModelExplanation",
     "Outcome",
     "OutcomeKind",
+    "PatientContext",
     "Priority",
     "Reading",
     "RiskClass",
@@ -71,6 +73,22 @@ class Vitals(BaseModel):
     band_neutrophils_pct: Annotated[float, Field(ge=0, le=100)] | None = None
     paco2_mmhg: Annotated[float, Field(ge=5, le=200)] | None = None
     lactate_mmol_l: Annotated[float, Field(ge=0, le=40)] | None = None
+    # Further laboratory values (chemistry, haematology, blood gas): inputs of the risk
+    # models only, no clinical score uses them. Bounds reject what no analyser reports on
+    # a living patient (a pH of 735 is a unit slip), not abnormal results.
+    creatinine_mg_dl: Annotated[float, Field(gt=0, le=50)] | None = None
+    bun_mg_dl: Annotated[float, Field(ge=0, le=300)] | None = None
+    platelets_10e3_per_ul: Annotated[float, Field(ge=0, le=3000)] | None = None
+    bilirubin_mg_dl: Annotated[float, Field(ge=0, le=80)] | None = None
+    glucose_mg_dl: Annotated[float, Field(gt=0, le=3000)] | None = None
+    potassium_mmol_l: Annotated[float, Field(gt=0, le=20)] | None = None
+    sodium_mmol_l: Annotated[float, Field(ge=80, le=220)] | None = None
+    hco3_mmol_l: Annotated[float, Field(ge=0, le=80)] | None = None
+    base_excess_mmol_l: Annotated[float, Field(ge=-50, le=50)] | None = None
+    arterial_ph: Annotated[float, Field(ge=6.0, le=8.5)] | None = None
+    pao2_mmhg: Annotated[float, Field(gt=0, le=800)] | None = None
+    hct_pct: Annotated[float, Field(gt=0, le=100)] | None = None
+    hgb_g_dl: Annotated[float, Field(gt=0, le=30)] | None = None
 
     @model_validator(mode="after")
     def _at_least_one(self) -> Vitals:
@@ -84,6 +102,14 @@ class Vitals(BaseModel):
 
 
 VITAL_FIELDS: tuple[str, ...] = tuple(Vitals.model_fields)
+
+#: The laboratory fields of :class:`Vitals` (drawn and analysed, not measured at the bedside).
+LAB_FIELDS: tuple[str, ...] = (
+    "wbc_10e3_per_ul", "band_neutrophils_pct", "paco2_mmhg", "lactate_mmol_l",
+    "creatinine_mg_dl", "bun_mg_dl", "platelets_10e3_per_ul", "bilirubin_mg_dl", "glucose_mg_dl",
+    "potassium_mmol_l", "sodium_mmol_l", "hco3_mmol_l", "base_excess_mmol_l", "arterial_ph", "pao2_mmhg",
+    "hct_pct", "hgb_g_dl",
+)
 
 #: Stem of each vital name → the field (with its unit) that carries it; used to
 #: tell "unknown unit" (``temp_f``) apart from "unknown field" at ingest.
@@ -105,7 +131,37 @@ VITAL_STEMS: dict[str, str] = {
     "bands": "band_neutrophils_pct",
     "paco2": "paco2_mmhg",
     "lactate": "lactate_mmol_l",
+    "creatinine": "creatinine_mg_dl",
+    "bun": "bun_mg_dl",
+    "urea": "bun_mg_dl",
+    "platelets": "platelets_10e3_per_ul",
+    "bilirubin": "bilirubin_mg_dl",
+    "glucose": "glucose_mg_dl",
+    "potassium": "potassium_mmol_l",
+    "sodium": "sodium_mmol_l",
+    "hco3": "hco3_mmol_l",
+    "bicarbonate": "hco3_mmol_l",
+    "base_excess": "base_excess_mmol_l",
+    "pao2": "pao2_mmhg",
+    "hct": "hct_pct",
+    "hematocrit": "hct_pct",
+    "hgb": "hgb_g_dl",
+    "hemoglobin": "hgb_g_dl",
 }
+
+
+class PatientContext(BaseModel):
+    """Who the patient is, as far as the sender knows (from ADT: HL7 v2 PID, FHIR Patient).
+
+    Optional on any reading; the worker keeps the latest. The risk models use age and
+    sex; the clinical scores do not.
+    """
+
+    model_config = _STRICT
+
+    age_years: Annotated[float, Field(ge=0, le=130)] | None = None
+    #: FHIR administrative gender
+    sex: Literal["female", "male", "other", "unknown"] | None = None
 
 
 class Reading(BaseModel):
@@ -120,6 +176,7 @@ class Reading(BaseModel):
     device_id: Identifier
     ts_ms: TimestampMs
     vitals: Vitals
+    patient: PatientContext | None = None
 
 
 class Priority(str, Enum):

@@ -66,6 +66,17 @@ _MAP_2019 = {
     "WBC": "wbc_10e3_per_ul",
     "PaCO2": "paco2_mmhg",
     "Lactate": "lactate_mmol_l",
+    "BUN": "bun_mg_dl",
+    "Creatinine": "creatinine_mg_dl",
+    "Platelets": "platelets_10e3_per_ul",
+    "Bilirubin_total": "bilirubin_mg_dl",
+    "Glucose": "glucose_mg_dl",
+    "Potassium": "potassium_mmol_l",
+    "HCO3": "hco3_mmol_l",
+    "BaseExcess": "base_excess_mmol_l",
+    "pH": "arterial_ph",
+    "Hct": "hct_pct",
+    "Hgb": "hgb_g_dl",
 }
 
 
@@ -129,6 +140,17 @@ _MAP_2012 = {
     "WBC": "wbc_10e3_per_ul",
     "PaCO2": "paco2_mmhg",
     "Lactate": "lactate_mmol_l",
+    "BUN": "bun_mg_dl",
+    "Creatinine": "creatinine_mg_dl",
+    "Platelets": "platelets_10e3_per_ul",
+    "Bilirubin": "bilirubin_mg_dl",
+    "Glucose": "glucose_mg_dl",
+    "K": "potassium_mmol_l",
+    "Na": "sodium_mmol_l",
+    "HCO3": "hco3_mmol_l",
+    "pH": "arterial_ph",
+    "PaO2": "pao2_mmhg",
+    "HCT": "hct_pct",
 }
 _INVASIVE = {"SysABP", "DiasABP", "MAP"}
 _ICU = {1: "Coronary Care", 2: "Cardiac Surgery Recovery", 3: "Medical ICU", 4: "Surgical ICU"}

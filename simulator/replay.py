@@ -2,9 +2,11 @@
 
 Stays are admitted in file-name order; a new stay takes the bed that frees first
 (the lowest-numbered on a tie); its measurements are published in time order from its
-admission; its outcome is published only when it ends (discharge) — for 2019 the
-onset time t_sepsis or "no sepsis", for 2012 death or survival — so an online model
-can learn a stay's labels only after the stay is over. Pure: a generator of timed
+admission (bedside values as the monitor's readings, lab results as the lab's, each
+with the patient's age and sex as an ADT feed would give them); its outcome is
+published only when it ends (discharge) — for 2019 the onset time t_sepsis or "no
+sepsis", for 2012 death or survival — so an online model can learn a stay's labels
+only after the stay is over. Pure: a generator of timed
 events; pacing and Kafka live in :mod:`simulator.producer`.
 """
 
@@ -15,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from detectors.schemas import LAB_FIELDS
 from simulator.datasets import Stay
 
 __all__ = ["ReplayEvent", "schedule"]
@@ -33,14 +36,33 @@ class ReplayEvent:
 
 
 _READING, _DISCHARGE = 0, 1
+_LABS = frozenset(LAB_FIELDS)
 
 
-def _reading_doc(stay: Stay, ward: str, bed: int, ts_ms: int, vitals: dict[str, float]) -> dict[str, Any]:
-    v: dict[str, Any] = dict(vitals)
-    if "gcs_total" in v:
-        v["gcs_total"] = int(round(v["gcs_total"]))
-    return {"patient_id": stay.patient_id, "ward": ward, "bed": f"{bed + 1:02d}",
-            "device_id": f"{stay.dataset}-replay", "ts_ms": ts_ms, "vitals": v}
+def _reading_docs(stay: Stay, ward: str, bed: int, ts_ms: int, vitals: dict[str, float]) -> list[dict[str, Any]]:
+    """One row → the monitor's reading and, when the row has lab results, the lab's.
+
+    Labs travel in their own message (as from a laboratory system), so an impossible lab
+    value (a pH of 735) is rejected on its own without taking the row's vitals with it.
+    """
+    bedside: dict[str, Any] = {k: v for k, v in vitals.items() if k not in _LABS}
+    labs: dict[str, Any] = {k: v for k, v in vitals.items() if k in _LABS}
+    if "gcs_total" in bedside:
+        bedside["gcs_total"] = int(round(bedside["gcs_total"]))
+    patient: dict[str, Any] = {}
+    if stay.age is not None:
+        patient["age_years"] = stay.age
+    if stay.sex is not None:
+        patient["sex"] = stay.sex
+    docs = []
+    for device, values in ((f"{stay.dataset}-replay", bedside), (f"{stay.dataset}-lab", labs)):
+        if values:
+            doc: dict[str, Any] = {"patient_id": stay.patient_id, "ward": ward, "bed": f"{bed + 1:02d}",
+                                   "device_id": device, "ts_ms": ts_ms, "vitals": values}
+            if patient:
+                doc["patient"] = patient
+            docs.append(doc)
+    return docs
 
 
 def _outcomes(stay: Stay, ward: str, admit_ts: int) -> list[dict[str, Any]]:
@@ -87,8 +109,8 @@ def schedule(stays: Iterable[Stay], beds: int, ward: str, start_ms: int) -> Iter
         at, order, _, bed, stay, row, admitted = heapq.heappop(heap)
         if order == _READING:
             offset, vitals = stay.rows[row]
-            yield ReplayEvent(at, "reading", stay.patient_id,
-                              _reading_doc(stay, ward, bed, start_ms + at, vitals))
+            for doc in _reading_docs(stay, ward, bed, start_ms + at, vitals):
+                yield ReplayEvent(at, "reading", stay.patient_id, doc)
             if row + 1 < len(stay.rows):
                 heapq.heappush(heap, (admitted + stay.rows[row + 1][0], _READING, seq, bed, stay, row + 1, admitted))
             else:

@@ -80,6 +80,20 @@ def test_trend_features() -> None:
     assert math.isnan(f["map_mmhg_derived"])  # no DBP or MAP in these readings
 
 
+def test_labs_and_the_patient_context_reach_the_features_and_are_kept() -> None:
+    first = decode_reading(encode(reading("PX", ts_ms=BASE_TS, vitals=STABLE,
+                                          patient={"age_years": 80, "sex": "male"})))
+    lab = decode_reading(encode(reading("PX", ts_ms=BASE_TS + 3_600_000, vitals={"creatinine_mg_dl": 3.1},
+                                        device_id="lab")))
+    later = r(BASE_TS + 5_400_000)  # no patient context on this one: the state keeps it
+    res = run(Assessor(), [first, lab, later])
+    f = res[-1].features
+    assert (f["age_years"], f["sex_male"]) == (80.0, 1.0)
+    assert f["creatinine_mg_dl"] == 3.1 and f["creatinine_mg_dl.age_h"] == 0.5
+    assert math.isnan(f["bun_mg_dl"]) and math.isnan(f["bun_mg_dl.age_h"])
+    assert math.isnan(run(Assessor(), [r(BASE_TS)])[0].features["sex_male"])
+
+
 def test_state_carries_windows_exactly_across_assessors() -> None:
     seq = [r(BASE_TS + m * 60_000, heart_rate_bpm=70 + m) for m in range(30)]
     one = Assessor()

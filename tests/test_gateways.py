@@ -41,6 +41,31 @@ def test_fhir_units_are_converted() -> None:
     assert bp.vitals.sbp_mmhg == pytest.approx(120.0098, abs=1e-3) and bp.vitals.dbp_mmhg == 80
 
 
+@pytest.mark.parametrize(
+    ("loinc", "value", "unit", "field", "expected"),
+    [("2160-0", 1.4, "mg/dL", "creatinine_mg_dl", 1.4),
+     ("14682-9", 176.84, "umol/L", "creatinine_mg_dl", 2.0),  # SI → mg/dL by 88.42 µmol/L per mg/dL
+     ("2345-7", 10.0, "mmol/L", "glucose_mg_dl", 180.18),
+     ("3094-0", 7.14, "mmol/L", "bun_mg_dl", 20.0),
+     ("1975-2", 34.2, "umol/L", "bilirubin_mg_dl", 2.0),
+     ("718-7", 95.0, "g/L", "hgb_g_dl", 9.5),
+     ("777-3", 85.0, "10*3/uL", "platelets_10e3_per_ul", 85.0),
+     ("2744-1", 7.28, "[pH]", "arterial_ph", 7.28),
+     ("2703-7", 8.0, "kPa", "pao2_mmhg", 60.005),
+     ("2524-7", 4.1, "mmol/L", "lactate_mmol_l", 4.1)],
+)
+def test_fhir_laboratory_results_map_by_loinc_with_units_converted(
+        loinc: str, value: float, unit: str, field: str, expected: float) -> None:
+    _, (r,) = decode_message(dumps(fhir_observation(loinc=loinc, value=value, unit=unit)))
+    assert r.vitals.present() == {field: pytest.approx(expected, abs=1e-2)}
+
+
+def test_fhir_laboratory_result_in_an_unknown_unit_is_named() -> None:
+    with pytest.raises(InvalidReading) as err:
+        decode_message(dumps(fhir_observation(loinc="2160-0", value=1.4, unit="mg/L")))
+    assert err.value.code == "unknown_unit" and "umol/L" in str(err.value)
+
+
 def test_fhir_bundle_groups_by_patient_and_time() -> None:
     b = fhir_bundle(fhir_observation(loinc="8867-4", value=120), fhir_observation(loinc="9279-1", value=24),
                     fhir_observation(loinc="59408-5", value=93, unit="%"), fhir_blood_pressure(sbp=95, sbp_unit="mm[Hg]"),
@@ -105,6 +130,18 @@ def test_hl7_oru_maps_codes_units_location_and_time() -> None:
     v = r.vitals
     assert (v.heart_rate_bpm, v.resp_rate_per_min, v.spo2_pct, v.sbp_mmhg) == (128, 26, 91, 88)
     assert v.temp_c == pytest.approx(39.0)
+
+
+def test_hl7_pid_date_of_birth_and_sex_give_the_patient_context() -> None:
+    _, (r,) = decode_message(hl7_oru(dob_sex="||19561204|F"))
+    assert r.patient is not None and r.patient.sex == "female"
+    assert r.patient.age_years == pytest.approx(70.0, abs=0.01)  # born 70 years before the 2026-12-04 reading
+    _, (plain,) = decode_message(hl7_oru())
+    assert plain.patient is None
+    for bad, mentions in (("||1956-12-04|F", "PID-7"), ("||19561204|female", "PID-8")):
+        with pytest.raises(InvalidReading) as err:
+            decode_message(hl7_oru(dob_sex=bad))
+        assert err.value.code == "invalid_type" and mentions in str(err.value)
 
 
 def test_hl7_accepts_mllp_framing_and_newlines() -> None:

@@ -55,12 +55,32 @@ def test_missing_field_is_named(field: str) -> None:
 @pytest.mark.parametrize(
     ("vitals", "field"),
     [({"heart_rate_bpm": -5}, "heart_rate_bpm"), ({"spo2_pct": 140}, "spo2_pct"), ({"temp_c": 60}, "temp_c"),
-     ({"resp_rate_per_min": 500}, "resp_rate_per_min"), ({"sbp_mmhg": -1}, "sbp_mmhg")],
+     ({"resp_rate_per_min": 500}, "resp_rate_per_min"), ({"sbp_mmhg": -1}, "sbp_mmhg"),
+     ({"arterial_ph": 735}, "arterial_ph"), ({"potassium_mmol_l": 27.5}, "potassium_mmol_l"),
+     ({"hgb_g_dl": 32}, "hgb_g_dl")],
 )
 def test_impossible_values(vitals: dict[str, float], field: str) -> None:
     err = _bad(reading(vitals=vitals))
     assert err.code == "impossible_value" and field in err.message
     assert str(next(iter(vitals.values()))) in err.message
+
+
+def test_lab_values_and_the_patient_context_are_accepted() -> None:
+    r = decode_reading(encode(reading(vitals={"creatinine_mg_dl": 2.4, "arterial_ph": 7.21},
+                                      patient={"age_years": 67.5, "sex": "female"})))
+    assert r.vitals.present() == {"creatinine_mg_dl": 2.4, "arterial_ph": 7.21}
+    assert r.patient is not None and (r.patient.age_years, r.patient.sex) == (67.5, "female")
+
+
+@pytest.mark.parametrize(
+    ("patient", "code", "mentions"),
+    [({"age_years": 200}, "impossible_value", "patient.age_years"),
+     ({"sex": "F"}, "invalid_type", "patient.sex"),
+     ({"dob": "1950-01-01"}, "unknown_field", "patient.dob")],
+)
+def test_a_bad_patient_context_is_rejected_and_named(patient: dict[str, object], code: str, mentions: str) -> None:
+    err = _bad(reading(patient=patient))
+    assert err.code == code and mentions in err.message
 
 
 def test_non_finite_number_is_rejected() -> None:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
+from detectors.errors import InvalidReading
+from detectors.ingest.native import decode_reading
 from simulator.datasets import Stay, iter_stays, parse_2012, parse_2019
 from simulator.replay import schedule
 from tests.data import archive
@@ -13,9 +19,10 @@ HEADER_2019 = ("HR|O2Sat|Temp|SBP|MAP|DBP|Resp|EtCO2|BaseExcess|HCO3|FiO2|pH|PaC
                "HospAdmTime|ICULOS|SepsisLabel")
 
 
-def _row_2019(hr: str = "NaN", label: int = 0, fio2: str = "NaN", wbc: str = "NaN") -> str:
+def _row_2019(hr: str = "NaN", label: int = 0, fio2: str = "NaN", wbc: str = "NaN", ph: str = "NaN",
+              bun: str = "NaN") -> str:
     cells = ["NaN"] * 41
-    cells[0], cells[10], cells[31] = hr, fio2, wbc
+    cells[0], cells[10], cells[31], cells[11], cells[15] = hr, fio2, wbc, ph, bun
     cells[34], cells[35], cells[36], cells[37], cells[38] = "70", "1", "1", "0", "-0.1"
     cells[40] = str(label)
     return "|".join(cells)
@@ -29,6 +36,15 @@ def test_parse_2019_onset_units_and_demographics() -> None:
     assert stay.rows[0] == (1 * H, {"heart_rate_bpm": 90.0, "fio2_pct": 40.0})  # row 0 had no values
     assert stay.rows[1][1]["wbc_10e3_per_ul"] == 13.1
     assert (stay.age, stay.sex, stay.unit) == (70.0, "male", "MICU")
+
+
+def test_parse_2019_and_2012_map_the_further_labs() -> None:
+    stay = parse_2019("p1", "\n".join([HEADER_2019, _row_2019("88", ph="7.31", bun="41")]))
+    assert stay.rows[0][1] == {"heart_rate_bpm": 88.0, "arterial_ph": 7.31, "bun_mg_dl": 41.0}
+    text = "\n".join(["Time,Parameter,Value", "00:00,Age,64", "03:00,K,5.9", "03:00,Na,131", "03:00,PaO2,62",
+                      "03:00,HCT,28.5", "03:00,Bilirubin,2.2"])
+    assert parse_2012("1", text).rows == [(3 * H, {"potassium_mmol_l": 5.9, "sodium_mmol_l": 131.0, "pao2_mmhg": 62.0,
+                                                  "hct_pct": 28.5, "bilirubin_mg_dl": 2.2})]
 
 
 def test_parse_2012_prefers_invasive_pressure_and_groups_by_time() -> None:
@@ -65,6 +81,24 @@ def test_replay_protocol_admits_in_order_onto_free_beds_and_publishes_outcomes_a
     last_b_reading = max(e.at_ms for e in events if e.kind == "reading" and e.key == "physionet2019-b")
     assert last_b_reading <= outcome_b[0].at_ms
     assert sum(1 for e in events if e.discharged is not None) == 4
+
+
+def test_a_row_with_labs_becomes_a_monitor_reading_and_a_lab_reading_with_the_patient() -> None:
+    stay = Stay("physionet2012", "9", [(0, {"heart_rate_bpm": 90.0, "gcs_total": 13.6, "arterial_ph": 735.0})],
+                length_ms=H, age=71.0, sex="female")
+    start = 1_700_000_000_000
+    docs = [e.doc for e in schedule([stay], beds=1, ward="w", start_ms=start) if e.kind == "reading"]
+    assert [(d["device_id"], d["vitals"]) for d in docs] == [
+        ("physionet2012-replay", {"heart_rate_bpm": 90.0, "gcs_total": 14}),
+        ("physionet2012-lab", {"arterial_ph": 735.0})]
+    assert all(d["patient"] == {"age_years": 71.0, "sex": "female"} and d["ts_ms"] == start for d in docs)
+    # the impossible pH is rejected on its own; the monitor's values still count
+    reading = decode_reading(json.dumps(docs[0]).encode())
+    assert reading.vitals.heart_rate_bpm == 90.0 and reading.patient is not None
+    assert (reading.patient.age_years, reading.patient.sex) == (71.0, "female")
+    with pytest.raises(InvalidReading) as err:
+        decode_reading(json.dumps(docs[1]).encode())
+    assert err.value.code == "impossible_value" and "arterial_ph" in str(err.value)
 
 
 def test_real_2019_archive_matches_its_readme() -> None:

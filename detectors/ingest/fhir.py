@@ -1,4 +1,4 @@
-"""FHIR R4 vital-signs Observations (single or in a Bundle) → readings.
+"""FHIR R4 vital-signs and laboratory Observations (single or in a Bundle) → readings.
 
 Parsed and validated with ``fhir.resources`` (its R4B models: R4B is the technical
 correction of R4 and reads R4 Observations unchanged), then mapped by LOINC code with
@@ -43,6 +43,27 @@ LOINC: dict[str, str] = {
     "3150-0": "fio2_pct",
     "9269-2": "gcs_total",
     "2019-8": "paco2_mmhg",
+    # laboratory results (category laboratory), as a laboratory system sends them
+    "6690-2": "wbc_10e3_per_ul",
+    "764-1": "band_neutrophils_pct",
+    "2524-7": "lactate_mmol_l",
+    "32693-4": "lactate_mmol_l",
+    "2160-0": "creatinine_mg_dl",
+    "14682-9": "creatinine_mg_dl",
+    "3094-0": "bun_mg_dl",
+    "777-3": "platelets_10e3_per_ul",
+    "1975-2": "bilirubin_mg_dl",
+    "2345-7": "glucose_mg_dl",
+    "2339-0": "glucose_mg_dl",
+    "2823-3": "potassium_mmol_l",
+    "2951-2": "sodium_mmol_l",
+    "1963-8": "hco3_mmol_l",
+    "1960-4": "hco3_mmol_l",
+    "1925-7": "base_excess_mmol_l",
+    "2744-1": "arterial_ph",
+    "2703-7": "pao2_mmhg",
+    "4544-3": "hct_pct",
+    "718-7": "hgb_g_dl",
 }
 BP_PANELS = {"85354-9", "55284-4"}
 _OK_STATUS = {"final", "amended", "corrected", "preliminary"}
@@ -112,7 +133,7 @@ def _values(obs: Any, where: str) -> dict[str, float]:
         return out
     fields = [LOINC[c] for c in codes if c in LOINC]
     if not fields:
-        raise InvalidReading("unmapped_code", f"{where}: no known vital-sign LOINC code in {codes or 'code'}")
+        raise InvalidReading("unmapped_code", f"{where}: no known vital-sign or laboratory LOINC code in {codes or 'code'}")
     if obs.dataAbsentReason is not None:
         return out
     if obs.valueQuantity is None:

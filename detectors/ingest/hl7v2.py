@@ -1,7 +1,8 @@
 """HL7 v2 ORU^R01 in the IHE PCD-01 style → readings.
 
 Parsed with the ``hl7`` package (python-hl7: small, pure, no schema tables to ship),
-then mapped: PID-3 is the patient, PV1-3 ``ward^room^bed`` the location, and each OBX
+then mapped: PID-3 is the patient (PID-7 date of birth and PID-8 sex, when sent, give the
+patient context), PV1-3 ``ward^room^bed`` the location, and each OBX
 with a numeric value a metric: OBX-3 the MDC code, OBX-5 the value, OBX-6 the unit (MDC
 or UCUM), OBX-11 the result status, OBX-14 the observation time, OBX-18 the device.
 Device-hierarchy OBX rows without a value are skipped. Segments end with carriage
@@ -129,5 +130,33 @@ def oru_to_docs(raw: bytes) -> list[dict[str, Any]]:
         grouped.setdefault((device, ts), {})[target] = converted
     if not grouped:
         raise InvalidReading("no_vitals", "the message has no OBX with a numeric value")
-    return [{"patient_id": patient, "ward": ward, "bed": bed, "device_id": device, "ts_ms": ts, "vitals": vitals}
-            for (device, ts), vitals in grouped.items()]
+    docs: list[dict[str, Any]] = []
+    for (device, ts), vitals in grouped.items():
+        doc: dict[str, Any] = {"patient_id": patient, "ward": ward, "bed": bed, "device_id": device, "ts_ms": ts,
+                               "vitals": vitals}
+        context = _patient_context(pid, ts)
+        if context:
+            doc["patient"] = context
+        docs.append(doc)
+    return docs
+
+
+_SEX = {"F": "female", "M": "male", "O": "other", "A": "other", "N": "other", "U": "unknown"}
+
+
+def _patient_context(pid: Any, ts_ms: int) -> dict[str, Any]:
+    """PID-7 date of birth → age at the observation; PID-8 administrative sex (HL7 table 0001)."""
+    out: dict[str, Any] = {}
+    dob = _field(pid, 7).strip()
+    if dob:
+        try:
+            born = datetime.strptime(dob[:8], "%Y%m%d").replace(tzinfo=timezone.utc)
+        except ValueError:
+            raise InvalidReading("invalid_type", f"PID-7 date of birth {dob!r} is not YYYYMMDD") from None
+        out["age_years"] = round((ts_ms / 1000.0 - born.timestamp()) / (365.2425 * 86_400), 2)
+    sex = _field(pid, 8).strip().upper()
+    if sex:
+        if sex not in _SEX:
+            raise InvalidReading("invalid_type", f"PID-8 administrative sex {sex!r} is not one of F, M, O, A, N, U")
+        out["sex"] = _SEX[sex]
+    return out

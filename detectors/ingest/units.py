@@ -25,6 +25,12 @@ _TEMP = {"Cel": _same, "MDC_DIM_DEGC": _same, "268192": _same,
 _PRESSURE = {"mm[Hg]": _same, "mmHg": _same, "MDC_DIM_MMHG": _same, "266016": _same,
              "kPa": lambda k: k * 7.500615758, "MDC_DIM_KILO_PASCAL": lambda k: k * 7.500615758}
 _FLOW = {"L/min": _same, "l/min": _same, "MDC_DIM_L_PER_MIN": _same}
+# Laboratory units (UCUM). SI results are converted to the conventional unit a field names;
+# the factors are the molar masses (creatinine 113.12 g/mol → 88.42 µmol/L per mg/dL;
+# urea nitrogen 28.01 → 0.357 mmol/L per mg/dL; glucose 180.16 → 0.0555; bilirubin 584.7 → 17.1).
+_MMOL_L = {"mmol/L": _same, "meq/L": _same, "mEq/L": _same}
+_COUNT = {"10*3/uL": _same, "10*9/L": _same, "10^3/uL": _same, "K/uL": _same}
+_MG_DL = {"mg/dL": _same}
 
 UNITS: dict[str, dict[str, Callable[[float], float]]] = {
     "heart_rate_bpm": _HR,
@@ -38,6 +44,22 @@ UNITS: dict[str, dict[str, Callable[[float], float]]] = {
     "paco2_mmhg": _PRESSURE,
     "o2_flow_l_min": _FLOW,
     "gcs_total": {"{score}": _same, "1": _same, "": _same},
+    "wbc_10e3_per_ul": _COUNT,
+    "platelets_10e3_per_ul": _COUNT,
+    "band_neutrophils_pct": _PERCENT,
+    "lactate_mmol_l": _MMOL_L,
+    "potassium_mmol_l": _MMOL_L,
+    "sodium_mmol_l": _MMOL_L,
+    "hco3_mmol_l": _MMOL_L,
+    "base_excess_mmol_l": _MMOL_L,
+    "creatinine_mg_dl": {**_MG_DL, "umol/L": lambda x: x / 88.42},
+    "bun_mg_dl": {**_MG_DL, "mmol/L": lambda x: x / 0.357},
+    "glucose_mg_dl": {**_MG_DL, "mmol/L": lambda x: x / 0.0555},
+    "bilirubin_mg_dl": {**_MG_DL, "umol/L": lambda x: x / 17.1},
+    "arterial_ph": {"[pH]": _same, "1": _same, "": _same},
+    "pao2_mmhg": _PRESSURE,
+    "hct_pct": {**_PERCENT, "L/L": lambda x: x * 100.0},
+    "hgb_g_dl": {"g/dL": _same, "g/L": lambda x: x / 10.0},
 }
 
 
