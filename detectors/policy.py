@@ -20,7 +20,7 @@ Acknowledge and snooze (commands carrying the user's id)
 Model alerts (from the online risk models)
     A model's risk at or above its ``alert_at`` raises an alert of the configured
     priority carrying the model's name, version and top contributions next to the
-    NEWS2 components; it resolves when the risk is ``hysteresis`` below the threshold
+    NEWS2 components; it resolves when the risk stays below ``alert_at × (1 − hysteresis)``
     for ``seconds``. One episode per model; acknowledge and snooze apply as above.
 Technical alerts
     No valid value of a monitored vital for ``technical.stale_minutes`` (stale data),
@@ -289,9 +289,9 @@ def _models(state: PolicyState, tick: Tick, cfg: Effective) -> tuple[PolicyState
                 active[name] = new
                 out.append(_decision(new, AlertAction.RAISE, tick, cfg, _model_reason(name, risk, at)))
             continue
-        margin = rule.hysteresis if rule is not None else 0.05
+        margin = rule.hysteresis if rule is not None else 0.2
         hold = rule.seconds if rule is not None else 1800.0
-        if not enabled or risk.probability < at - margin:
+        if not enabled or risk.probability < at * (1 - margin):
             since = ep.clear_since_ms if ep.clear_since_ms is not None else now
             if not enabled or now - since >= hold * 1000:
                 done = _bump(ep, clear_since_ms=since)

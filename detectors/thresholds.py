@@ -117,14 +117,15 @@ class ModelAlert(BaseModel):
 
     ``alert_at`` left empty uses the operating threshold recommended with the model
     snapshot (chosen on its warm-start data, see ``ews train``). The alert resolves when
-    the risk is ``hysteresis`` below the threshold for ``seconds``.
+    the risk stays below ``alert_at × (1 − hysteresis)`` for ``seconds``: the margin is a
+    fraction of the threshold, so it means the same at a threshold of 0.05 as at 0.5.
     """
 
     model_config = _STRICT
     enabled: bool = True
     alert_at: float | None = Field(default=None, gt=0, lt=1)
     priority: Literal["low", "medium", "high"] = "medium"
-    hysteresis: float = Field(default=0.05, ge=0, lt=1)
+    hysteresis: float = Field(default=0.2, ge=0, lt=1)
     seconds: float = Field(default=1800.0, ge=0, le=24 * 3600)
 
 

@@ -254,13 +254,25 @@ def test_a_model_alert_carries_version_risk_and_contributions_next_to_news2() ->
 
 
 def test_a_model_alert_resolves_only_below_the_margin_for_the_hold_time() -> None:
-    c = cfg(models={"sepsis": {"hysteresis": 0.05, "seconds": 600}}, escalation={"enabled": False})
-    seq = [(0.4, BASE_TS), (0.27, BASE_TS + MIN),            # below the threshold but inside the margin: held
+    c = cfg(models={"sepsis": {"hysteresis": 0.2, "seconds": 600}}, escalation={"enabled": False})
+    # alert at 0.30, margin 20 % of it: resolves below 0.24
+    seq = [(0.4, BASE_TS), (0.25, BASE_TS + MIN),            # below the threshold but inside the margin: held
            (0.2, BASE_TS + 2 * MIN), (0.2, BASE_TS + 8 * MIN),  # below the margin, not yet for 10 min
            (0.2, BASE_TS + 12 * MIN)]
     state, out = run_model(seq, c)
     assert [d.action for d in out] == [AlertAction.RAISE, AlertAction.RESOLVE]
     assert out[1].ts_ms == BASE_TS + 12 * MIN and state.models == {}
+
+
+def test_the_model_margin_is_a_fraction_of_the_threshold_so_a_low_threshold_still_resolves() -> None:
+    # calibrated sepsis thresholds are small (hourly prevalence is a few %): an absolute
+    # margin of 0.05 below 0.04 could never be crossed and the alert would never end
+    state, out = PolicyState(), []
+    for p, t in [(0.06, BASE_TS), (0.033, BASE_TS + MIN), (0.03, BASE_TS + 2 * MIN), (0.03, BASE_TS + 33 * MIN)]:
+        state, ds = step(state, tick(STABLE, t, risks=_risk(p, at=0.04), reading=True), PLAIN)
+        out += ds
+    # 0.033 is above 0.04 × 0.8 = 0.032: held; 0.03 from minute 2 for the shipped 30 min: resolved
+    assert [(d.action, d.ts_ms) for d in out] == [(AlertAction.RAISE, BASE_TS), (AlertAction.RESOLVE, BASE_TS + 33 * MIN)]
 
 
 def test_the_threshold_file_sets_the_model_threshold_priority_or_turns_it_off() -> None:
