@@ -9,7 +9,9 @@ Feature names are ``<vital>.<feature>`` (e.g. ``heart_rate_bpm.m60_slope_per_h``
 see :data:`detectors.windows.FEATURE_FIELDS`) plus the derived ``shock_index``,
 ``pulse_pressure_mmhg`` and ``map_mmhg_derived`` (from SBP/DBP when MAP is absent), the
 labs (:data:`~detectors.schemas.LAB_FIELDS`) and FiO2 with ``<lab>.age_h`` (hours
-since each was measured), and the patient's ``age_years`` and ``sex_male`` (1 / 0).
+since each was measured), ``<name>.stay_min`` / ``<name>.stay_max`` (lowest and
+highest since admission, for :data:`~detectors.patient.EXTREME_FIELDS`), and the
+patient's ``age_years`` and ``sex_male`` (1 / 0).
 """
 
 from __future__ import annotations
@@ -73,6 +75,9 @@ def build_features(window: dict[str, dict[str, float]], state: PatientState, now
         # How long ago it was measured: a lab drawn at all says a clinician was worried.
         sample = state.vitals.get(lab)
         out[f"{lab}.age_h"] = (now_ms - sample.ts_ms) / 3_600_000.0 if sample is not None else math.nan
+    for name, (lo, hi) in state.extremes.items():
+        out[f"{name}.stay_min"] = lo
+        out[f"{name}.stay_max"] = hi
     out["hours_since_admission"] = (now_ms - state.first_ts_ms) / 3_600_000.0 if state.first_ts_ms else math.nan
     out["age_years"] = state.age_years if state.age_years is not None else math.nan
     out["sex_male"] = {"male": 1.0, "female": 0.0}.get(state.sex or "", math.nan)

@@ -2,7 +2,8 @@
 bytes and the alert policy's state. Pure data; serialised to JSON for the Faust table's changelog.
 
 Memory is bounded: one sample per vital (a fixed set of fields), fixed-size windows,
-one clinical episode and at most one technical episode per vital.
+one clinical episode and at most one technical episode per vital, and the lowest and
+highest value since admission of each of :data:`EXTREME_FIELDS`.
 """
 
 from __future__ import annotations
@@ -11,9 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.policy import PolicyState
 from detectors.thresholds import PatientOverride
-from detectors.schemas import Reading
+from detectors.schemas import LAB_FIELDS, Reading
 
-__all__ = ["PatientState", "VitalSample", "apply_reading"]
+__all__ = ["EXTREME_FIELDS", "PatientState", "VitalSample", "apply_reading"]
+
+#: Values whose lowest and highest since admission the patient keeps: GCS and the labs,
+#: charted by clinicians (no monitor artefacts). Severity scores read the worst of a
+#: period (SAPS II and APACHE II: of the first 24 h), not only the latest value.
+EXTREME_FIELDS: tuple[str, ...] = ("gcs_total", *LAB_FIELDS)
 
 
 class VitalSample(BaseModel):
@@ -47,6 +53,8 @@ class PatientState(BaseModel):
     #: from the readings' patient context (the latest a sender gave)
     age_years: float | None = None
     sex: str | None = None
+    #: name → (lowest, highest) since admission, for :data:`EXTREME_FIELDS`
+    extremes: dict[str, tuple[float, float]] = Field(default_factory=dict)
 
     def latest(self, name: str) -> bool | int | float | str | None:
         sample = self.vitals.get(name)
@@ -60,10 +68,14 @@ def apply_reading(state: PatientState | None, reading: Reading) -> PatientState:
     replace it; location follows the newest reading.
     """
     vitals = dict(state.vitals) if state else {}
+    extremes = dict(state.extremes) if state else {}
     for name, value in reading.vitals.present().items():
         held = vitals.get(name)
         if held is None or reading.ts_ms >= held.ts_ms:
             vitals[name] = VitalSample(value=value, ts_ms=reading.ts_ms, device_id=reading.device_id)
+        if name in _EXTREMES and isinstance(value, (int, float)) and not isinstance(value, bool):
+            lo, hi = extremes.get(name, (float(value), float(value)))
+            extremes[name] = (min(lo, float(value)), max(hi, float(value)))
     newest = state is None or reading.ts_ms >= state.last_ts_ms
     age = state.age_years if state else None
     sex = state.sex if state else None
@@ -86,4 +98,8 @@ def apply_reading(state: PatientState | None, reading: Reading) -> PatientState:
         bedside_override=state.bedside_override if state else None,
         age_years=age,
         sex=sex,
+        extremes=extremes,
     )
+
+
+_EXTREMES = frozenset(EXTREME_FIELDS)

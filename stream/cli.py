@@ -200,8 +200,9 @@ def _horizon(models: OnlineModels, dataset: str, hours: float | None) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
 
+    from detectors.models import calibrate, fit_platt
     from simulator.datasets import count_stays, iter_stays
-    from stream.evaluate import choose_alert_at, note, replay, target_model
+    from stream.evaluate import choose_alert_at, note, outcome_pairs, replay, target_model
 
     models = _load_models(args.model, args.kind, args.seed)
     _horizon(models, args.dataset, args.horizon_hours)
@@ -211,9 +212,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = replay(iter_stays(args.dataset, args.path, n), models, dataset=args.dataset, beds=args.beds,
                     total=n, progress=not args.no_progress, desc="warm start")
     name = target_model(args.dataset)
-    # The operating point is chosen on the later half of the warm start, where the model has
-    # settled (its first predictions, made while it knew little, would skew it).
-    alert_at, figure = choose_alert_at(args.dataset, result.stays[len(result.stays) // 2:])
+    # The operating point and the calibration are chosen on the later half of the warm start,
+    # where the model has settled (its first predictions, made while it knew little, would
+    # skew them). Both are fitted on the risks as they were predicted there (with the spec's
+    # calibration then, the identity for a model warm-started once), and the threshold is
+    # carried through the new calibration, which keeps the order: the same alarms, on the
+    # calibrated scale.
+    later = result.stays[len(result.stays) // 2:]
+    raw_at, figure = choose_alert_at(args.dataset, later)
+    risks, outcomes = outcome_pairs(args.dataset, later)
+    made = risks > 0  # hours before the model's first prediction hold 0
+    platt = fit_platt(risks[made], outcomes[made])
+    (a1, b1), (a2, b2) = models.specs[name].calibration, platt
+    alert_at = calibrate(raw_at, platt)
+    models.with_calibration(name, (a2 * a1, a2 * b1 + b2))  # the new scaling after the one it predicted with
     models.with_alert_at(name, alert_at)
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     raw = models.dump(note(args.dataset, result.stays, result, alert_at, figure), rebase=True, created=created)
@@ -224,7 +236,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"learned {result.learned[name]} snapshots ({result.positives[name]} positive) from {len(result.stays)} "
           f"stays; {result.rejected} readings rejected by ingest", flush=True)
     print(f"operating point {name} alert_at={alert_at:.4f} (prequential {label} on the later half of the "
-          f"warm-start stays {figure:.3f})", flush=True)
+          f"warm-start stays {figure:.3f}); calibration slope {platt[0]:.3f}, intercept {platt[1]:.3f}",
+          flush=True)
     print(f"saved {out} ({len(raw)} bytes), {name} model {models.version(name)}", flush=True)
     return 0
 

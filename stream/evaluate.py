@@ -35,7 +35,7 @@ from detectors.schemas import Outcome
 from simulator.datasets import Stay
 from simulator.replay import schedule
 
-__all__ = ["ReplayResult", "StayRecord", "choose_alert_at", "replay", "target_model"]
+__all__ = ["ReplayResult", "StayRecord", "choose_alert_at", "outcome_pairs", "replay", "target_model"]
 
 START_MS = 1_700_000_000_000
 #: what each hourly series holds: the model's risk, then the clinical scores used as predictors
@@ -223,6 +223,19 @@ def choose_alert_at(dataset: str, stays: list[StayRecord]) -> tuple[float, float
             if e > best[1]:
                 best = (float(t), e)
     return best
+
+
+def outcome_pairs(dataset: str, stays: list[StayRecord]) -> tuple[np.ndarray, np.ndarray]:
+    """(risk, outcome) pairs in the units the data set is judged in, for calibration.
+
+    2019: every hour against ``SepsisLabel``; 2012: the risk at 48 h against death.
+    """
+    if not stays:
+        return np.zeros(0), np.zeros(0)
+    if dataset == "physionet2019":
+        return (np.concatenate([s.series["model"] for s in stays]),
+                np.concatenate([np.asarray(s.labels, dtype=float) for s in stays]))
+    return (np.array([s.series["model"][-1] for s in stays]), np.array([float(bool(s.died)) for s in stays]))
 
 
 def stay_ids(stays: Iterable[StayRecord]) -> list[str]:

@@ -94,6 +94,24 @@ def test_labs_and_the_patient_context_reach_the_features_and_are_kept() -> None:
     assert math.isnan(run(Assessor(), [r(BASE_TS)])[0].features["sex_male"])
 
 
+def test_the_lowest_and_highest_since_admission_are_kept_whatever_the_order() -> None:
+    def lab(ts: int, **values: object) -> Reading:
+        return decode_reading(encode(reading("PX", ts_ms=ts, vitals=values, device_id="lab")))
+
+    H = 3_600_000
+    seq = [r(BASE_TS, gcs_total=14), lab(BASE_TS + H, lactate_mmol_l=4.2, gcs_total=9),
+           lab(BASE_TS + 2 * H, lactate_mmol_l=1.1, gcs_total=15),
+           lab(BASE_TS + 30 * 60_000, lactate_mmol_l=6.0),  # a late result, drawn before the others
+           r(BASE_TS + 3 * H)]
+    res = run(Assessor(), seq)
+    state, f = res[-1].state, res[-1].features
+    assert state.extremes["gcs_total"] == (9.0, 15.0) and state.extremes["lactate_mmol_l"] == (1.1, 6.0)
+    assert f["gcs_total.stay_min"] == 9.0 and f["lactate_mmol_l.stay_max"] == 6.0
+    assert f["lactate_mmol_l"] == 1.1  # the latest is still the newest by time, not the last to arrive
+    assert "heart_rate_bpm" not in state.extremes  # monitor values are windowed with their artefacts, not here
+    assert PatientState.model_validate_json(state.model_dump_json()).extremes == state.extremes  # changelog
+
+
 def test_state_carries_windows_exactly_across_assessors() -> None:
     seq = [r(BASE_TS + m * 60_000, heart_rate_bpm=70 + m) for m in range(30)]
     one = Assessor()

@@ -167,6 +167,9 @@ def test_train_then_evaluate_on_unseen_2012_stays(tmp_path: Path) -> None:
     assert main(["train", "physionet2012", str(path), "--stays", "400", "--out", str(model), "--no-progress"]) == 0
     loaded = OnlineModels.load(model.read_bytes())
     assert loaded.specs["deterioration"].horizon_ms == 48 * H and loaded.models["sepsis"].learned == 0
+    slope, intercept = loaded.specs["deterioration"].calibration
+    assert slope > 0 and (slope, intercept) != (1.0, 0.0)  # fitted on the later half of the warm start
+    assert loaded.specs["sepsis"].calibration == (1.0, 0.0)  # a model that learned nothing keeps the identity
     out = tmp_path / "report"
     assert main(["evaluate", "physionet2012", str(path), "--model", str(model), "--stays", "200", "--out", str(out),
                  "--no-progress"]) == 0

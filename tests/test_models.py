@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from detectors.models import LabelBuffer, RiskModel
+from detectors.models import LabelBuffer, RiskModel, band_names, banded
 
 H = 3_600_000
 
@@ -103,6 +103,35 @@ def test_logistic_explanation_is_weight_times_standardised_value() -> None:
     assert low.contribution < 0  # a low heart rate lowers this risk: the sign is the direction
 
 
+def test_bands_mark_exactly_the_band_a_value_falls_in() -> None:
+    names = band_names("hours_since_admission")
+    assert names == ["hours_since_admission@0-6", "hours_since_admission@6-12", "hours_since_admission@12-24",
+                     "hours_since_admission@24-48", "hours_since_admission@48-96", "hours_since_admission@96+"]
+    for hours, band in ((0.0, 0), (5.99, 0), (6.0, 1), (23.9, 2), (24.0, 3), (96.0, 5), (300.0, 5)):
+        x = banded({"hours_since_admission": hours})
+        assert [x[n] for n in names] == [1.0 if j == band else 0.0 for j in range(6)], hours
+        assert x["hours_since_admission"] == hours  # the raw value stays an input
+    assert banded({"heart_rate_bpm.latest": 80.0}) == {"heart_rate_bpm.latest": 80.0}  # absent: no bands
+    assert banded({"age_years": 80.0})["age_years@80+"] == 1.0
+
+
+def test_bands_let_the_logistic_model_learn_a_risk_that_is_not_monotone() -> None:
+    # risk is high early and late in the stay and low in between: no straight line fits
+    r = random.Random(4)
+    stream = []
+    for _ in range(6000):
+        h = r.uniform(0, 150)
+        stream.append(({"hours_since_admission": h}, r.random() < (0.6 if h < 6 or h >= 96 else 0.05)))
+    m = RiskModel("logistic")
+    for x, y in stream * 3:
+        m.learn(x, y)
+    early, middle, late = (m.predict({"hours_since_admission": h}) for h in (3.0, 30.0, 120.0))
+    # a model linear in the hours alone is monotone in them: it could not rank both ends above the middle
+    assert early > middle + 0.1 and late > middle + 0.1
+    top = m.explain({"hours_since_admission": 3.0}, top=1)[0]
+    assert top.feature == "hours_since_admission@0-6" and top.value == 1.0 and top.contribution > 0
+
+
 def test_forest_explanation_by_occlusion_names_the_driver() -> None:
     m = RiskModel("forest", seed=2)
     for x, y in _stream(6, 1500):
@@ -185,7 +214,7 @@ def test_snapshot_file_round_trip_rebases_the_version_and_rejects_garbage() -> N
     assert isinstance(bank, OnlineModels)
     bank.learn("p1", snaps, {"sepsis_onset": 20 * H}, ["sepsis_onset"], 0)  # type: ignore[arg-type]
     raw = bank.dump({"dataset": "test", "stay_ids": ["p1"]}, rebase=True, created="2026-12-04T00:00:00+00:00")
-    assert raw.startswith(b'{"format": "bedside-ews-models/1"')
+    assert raw.startswith(b'{"format": "bedside-ews-models/2"')
     loaded = OnlineModels.load(raw)
     assert loaded.version("sepsis").startswith("sepsis-logistic-") and loaded.version("sepsis").endswith("+0")
     assert loaded.version("deterioration") == "untrained+0"
@@ -194,8 +223,51 @@ def test_snapshot_file_round_trip_rebases_the_version_and_rejects_garbage() -> N
     assert loaded.models["sepsis"].predict(probe) == bank.models["sepsis"].predict(probe)
     with pytest.raises(SnapshotError, match="not a bedside-ews model snapshot"):
         OnlineModels.load(b"hello\nworld")
+    with pytest.raises(SnapshotError, match="expected format bedside-ews-models/2"):
+        OnlineModels.load(raw.replace(b"bedside-ews-models/2", b"bedside-ews-models/1", 1))
     with pytest.raises(SnapshotError, match="unreadable"):
         OnlineModels.load(raw.split(b"\n", 1)[0] + b"\nnot a pickle")
+
+
+def test_platt_scaling_recovers_a_known_miscalibration_and_keeps_the_order() -> None:
+    import numpy as np
+
+    from detectors.models import calibrate, fit_platt
+
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=40_000)
+    raw = 1 / (1 + np.exp(-z))                                       # what the model says
+    y = (rng.random(z.size) < 1 / (1 + np.exp(-(0.5 * z - 3)))).astype(float)  # what happens
+    slope, intercept = fit_platt(raw, y)
+    assert slope == pytest.approx(0.5, abs=0.05) and intercept == pytest.approx(-3.0, abs=0.1)
+    cal = np.array([calibrate(float(p), (slope, intercept)) for p in raw])
+    # calibrated: mean prediction matches the event rate; Brier better than the raw risk's
+    assert cal.mean() == pytest.approx(y.mean(), abs=0.005)
+    assert np.mean((cal - y) ** 2) < np.mean((raw - y) ** 2)
+    assert np.array_equal(np.argsort(cal, kind="stable"), np.argsort(raw, kind="stable"))  # same ranking
+    # an operating point carried through the map gives the same alarms on the new scale
+    at = 0.7
+    assert np.array_equal(cal >= calibrate(at, (slope, intercept)), raw >= at)
+    assert fit_platt(raw[:10], np.zeros(10)) == (1.0, 0.0)  # one class: nothing to fit
+    with pytest.raises(ValueError, match="risks for"):
+        fit_platt(raw[:3], y[:2])
+
+
+def test_a_models_calibration_applies_to_its_risk_and_survives_a_snapshot() -> None:
+    from detectors.models import OnlineModels, calibrate
+
+    bank, snaps = _bank_with_history()
+    assert isinstance(bank, OnlineModels)
+    for i in range(40):
+        bank.learn(f"p{i}", snaps, {"sepsis_onset": 20 * H} if i % 3 == 0 else {}, ["sepsis_onset"], i)
+    probe = {"heart_rate_bpm.latest": 150.0}
+    raw = bank.models["sepsis"].predict(probe)
+    assert bank.probability("sepsis", probe) == raw  # identity until warm start fits one
+    bank.with_calibration("sepsis", (0.7, -1.2))
+    loaded = OnlineModels.load(bank.dump(rebase=True))
+    assert loaded.specs["sepsis"].calibration == (0.7, -1.2)
+    assert loaded.probability("sepsis", probe) == pytest.approx(calibrate(raw, (0.7, -1.2)))
+    assert loaded.predict(probe)["sepsis"].probability == pytest.approx(calibrate(raw, (0.7, -1.2)))
 
 
 def test_drift_is_detected_when_the_relation_flips() -> None:
