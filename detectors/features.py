@@ -10,8 +10,11 @@ see :data:`detectors.windows.FEATURE_FIELDS`) plus the derived ``shock_index``,
 ``pulse_pressure_mmhg`` and ``map_mmhg_derived`` (from SBP/DBP when MAP is absent), the
 labs (:data:`~detectors.schemas.LAB_FIELDS`) and FiO2 with ``<lab>.age_h`` (hours
 since each was measured), ``<name>.stay_min`` / ``<name>.stay_max`` (lowest and
-highest since admission, for :data:`~detectors.patient.EXTREME_FIELDS`), and the
-patient's ``age_years`` and ``sex_male`` (1 / 0).
+highest since admission, for :data:`~detectors.patient.EXTREME_FIELDS`), and from
+the patient context ``age_years``, ``sex_male`` (1 / 0), ``care_unit.<kind>`` (1 for
+the patient's kind of unit, 0 for the others; missing when unknown) and
+``hours_in_hospital_before_monitoring`` (from the hospital admission to the first
+reading here).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import math
 from dataclasses import dataclass, field
 
 from detectors.patient import PatientState
-from detectors.schemas import LAB_FIELDS
+from detectors.schemas import CARE_UNITS, LAB_FIELDS
 from detectors.scores.base import ScoreInputs
 from detectors.windows import VITALS
 
@@ -79,6 +82,13 @@ def build_features(window: dict[str, dict[str, float]], state: PatientState, now
         out[f"{name}.stay_min"] = lo
         out[f"{name}.stay_max"] = hi
     out["hours_since_admission"] = (now_ms - state.first_ts_ms) / 3_600_000.0 if state.first_ts_ms else math.nan
+    # time in hospital before the first reading here (the 2019 data's HospAdmTime): a
+    # patient moved in after days on a ward is not one admitted straight from the door
+    admit = state.hospital_admit_ts_ms
+    out["hours_in_hospital_before_monitoring"] = (
+        max(0.0, (state.first_ts_ms - admit) / 3_600_000.0) if admit is not None and state.first_ts_ms else math.nan)
+    for unit in CARE_UNITS:
+        out[f"care_unit.{unit}"] = math.nan if state.care_unit is None else float(state.care_unit == unit)
     out["age_years"] = state.age_years if state.age_years is not None else math.nan
     out["sex_male"] = {"male": 1.0, "female": 0.0}.get(state.sex or "", math.nan)
     return out

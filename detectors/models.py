@@ -52,6 +52,7 @@ from typing import Any, Literal
 import numpy as np
 
 from detectors.errors import EwsError
+from detectors.schemas import CARE_UNITS
 
 __all__ = [
     "DEFAULT_SPECS",
@@ -114,7 +115,7 @@ MODEL_FEATURES: tuple[str, ...] = (
                                  "fio2_pct")),
     # the further labs, latest value and age; then who the patient is
     *(name for lab in _MORE_LABS for name in (lab, f"{lab}.age_h")),
-    "age_years", "sex_male",
+    "age_years", "sex_male", *(f"care_unit.{u}" for u in CARE_UNITS), "hours_in_hospital_before_monitoring",
     # the worst since admission, in the direction a severity score counts as worse
     *_STAY_WORST,
     *(f"score.{s}" for s in _SCORES),
@@ -150,6 +151,8 @@ def _clean(features: Mapping[str, float]) -> dict[str, float]:
 BANDS: dict[str, tuple[float, ...]] = {
     "hours_since_admission": (6.0, 12.0, 24.0, 48.0, 96.0),
     "age_years": (40.0, 55.0, 70.0, 80.0),
+    # a day or more in hospital before this unit: hospital-acquired infection is another risk
+    "hours_in_hospital_before_monitoring": (12.0, 24.0, 72.0, 168.0),
 }
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.policy import PolicyState
 from detectors.thresholds import PatientOverride
-from detectors.schemas import LAB_FIELDS, Reading
+from detectors.schemas import LAB_FIELDS, PatientContext, Reading
 
 __all__ = ["EXTREME_FIELDS", "PatientState", "VitalSample", "apply_reading"]
 
@@ -53,6 +53,8 @@ class PatientState(BaseModel):
     #: from the readings' patient context (the latest a sender gave)
     age_years: float | None = None
     sex: str | None = None
+    care_unit: str | None = None
+    hospital_admit_ts_ms: int | None = None
     #: name → (lowest, highest) since admission, for :data:`EXTREME_FIELDS`
     extremes: dict[str, tuple[float, float]] = Field(default_factory=dict)
 
@@ -77,11 +79,10 @@ def apply_reading(state: PatientState | None, reading: Reading) -> PatientState:
             lo, hi = extremes.get(name, (float(value), float(value)))
             extremes[name] = (min(lo, float(value)), max(hi, float(value)))
     newest = state is None or reading.ts_ms >= state.last_ts_ms
-    age = state.age_years if state else None
-    sex = state.sex if state else None
+    # the latest the senders gave of each context field (one sender may know only some)
+    context = {k: getattr(state, k) if state else None for k in _CONTEXT}
     if reading.patient is not None:
-        age = reading.patient.age_years if reading.patient.age_years is not None else age
-        sex = reading.patient.sex if reading.patient.sex is not None else sex
+        context.update(reading.patient.model_dump(exclude_none=True))
     return PatientState(
         patient_id=reading.patient_id,
         ward=reading.ward if newest or state is None else state.ward,
@@ -96,10 +97,10 @@ def apply_reading(state: PatientState | None, reading: Reading) -> PatientState:
         windows=state.windows if state else None,
         commands_seen=state.commands_seen if state else (),
         bedside_override=state.bedside_override if state else None,
-        age_years=age,
-        sex=sex,
         extremes=extremes,
+        **context,
     )
 
 
 _EXTREMES = frozenset(EXTREME_FIELDS)
+_CONTEXT = tuple(PatientContext.model_fields)

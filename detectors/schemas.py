@@ -27,6 +27,7 @@ __all__ = [
     "AlertAction",
     "Command",
     "FeatureContribution",
+    "CARE_UNITS",
     "LAB_FIELDS",
     "ModelExplanation",
     "Outcome",
@@ -150,11 +151,20 @@ VITAL_STEMS: dict[str, str] = {
 }
 
 
-class PatientContext(BaseModel):
-    """Who the patient is, as far as the sender knows (from ADT: HL7 v2 PID, FHIR Patient).
+#: The kind of unit a patient is cared for in (ADT; the 2012 data's ICUType, the 2019
+#: data's Unit1 / Unit2), as a model input: mortality after cardiac surgery is not
+#: mortality in a medical ICU.
+CARE_UNITS: tuple[str, ...] = ("medical_icu", "surgical_icu", "coronary_care", "cardiac_surgery_recovery",
+                               "general_ward")
+CareUnit = Literal["medical_icu", "surgical_icu", "coronary_care", "cardiac_surgery_recovery", "general_ward"]
 
-    Optional on any reading; the worker keeps the latest. The risk models use age and
-    sex; the clinical scores do not.
+
+class PatientContext(BaseModel):
+    """Who the patient is and where in the stay, as far as the sender knows (from ADT:
+    HL7 v2 PID and PV1, FHIR Patient and Encounter).
+
+    Optional on any reading; the worker keeps the latest of each field. The risk models
+    use them; the clinical scores do not.
     """
 
     model_config = _STRICT
@@ -162,6 +172,15 @@ class PatientContext(BaseModel):
     age_years: Annotated[float, Field(ge=0, le=130)] | None = None
     #: FHIR administrative gender
     sex: Literal["female", "male", "other", "unknown"] | None = None
+    care_unit: CareUnit | None = None
+    #: admission to hospital (HL7 PV1-44, FHIR Encounter.period.start), which may be
+    #: days before the admission to this unit
+    hospital_admit_ts_ms: TimestampMs | None = None
+
+
+#: how far a sender's hospital admission time may lie after a reading (clocks of ADT and
+#: devices differ) before the reading is refused
+ADMIT_SKEW_MS = 5 * 60_000
 
 
 class Reading(BaseModel):
@@ -177,6 +196,14 @@ class Reading(BaseModel):
     ts_ms: TimestampMs
     vitals: Vitals
     patient: PatientContext | None = None
+
+    @model_validator(mode="after")
+    def _admitted_before_measured(self) -> Reading:
+        admit = self.patient.hospital_admit_ts_ms if self.patient is not None else None
+        if admit is not None and admit > self.ts_ms + ADMIT_SKEW_MS:
+            raise ValueError(f"patient.hospital_admit_ts_ms {admit} is after the reading's ts_ms {self.ts_ms}: "
+                             "a patient is admitted before being measured")
+        return self
 
 
 class Priority(str, Enum):

@@ -44,7 +44,12 @@ class Stay:
     died: bool | None = None
     age: float | None = None
     sex: str | None = None
+    #: the data set's own name of the unit (report subgroups)
     unit: str | None = None
+    #: the unit as a patient-context care unit (detectors.schemas.CARE_UNITS)
+    care_unit: str | None = None
+    #: ms from the hospital admission to the unit admission (≤ 0; 2019: HospAdmTime)
+    hospital_admit_ms: int | None = None
     #: 2019: the challenge's per-hour label (for scoring predictions in its own format)
     labels: list[int] = field(default_factory=list)
 
@@ -95,7 +100,7 @@ def parse_2019(stay_id: str, text: str) -> Stay:
     rows: list[tuple[int, dict[str, float]]] = []
     labels: list[int] = []
     first_label: int | None = None
-    age = sex = unit = None
+    age = sex = unit = hospital = None
     for i, line in enumerate(lines[1:]):
         cells = line.split("|")
         vitals: dict[str, float] = {}
@@ -118,9 +123,15 @@ def parse_2019(stay_id: str, text: str) -> Stay:
             sex = None if g is None else ("male" if g == 1 else "female")
             u1, u2 = _num(cells[col["Unit1"]]), _num(cells[col["Unit2"]])
             unit = "MICU" if u1 == 1 else "SICU" if u2 == 1 else None
+            adm = _num(cells[col["HospAdmTime"]])  # hours, hospital admission relative to ICU admission
+            hospital = None if adm is None else int(round(min(adm, 0.0) * HOUR_MS))
     onset = None if first_label is None else (first_label + 6) * HOUR_MS
     return Stay("physionet2019", stay_id, rows, length_ms=len(labels) * HOUR_MS, sepsis_onset_ms=onset,
-                age=age, sex=sex, unit=unit, labels=labels)
+                age=age, sex=sex, unit=unit, care_unit=_CARE_2019.get(unit or ""), hospital_admit_ms=hospital,
+                labels=labels)
+
+
+_CARE_2019 = {"MICU": "medical_icu", "SICU": "surgical_icu"}
 
 
 # -- 2012 ----------------------------------------------------------------------------
@@ -154,12 +165,13 @@ _MAP_2012 = {
 }
 _INVASIVE = {"SysABP", "DiasABP", "MAP"}
 _ICU = {1: "Coronary Care", 2: "Cardiac Surgery Recovery", 3: "Medical ICU", 4: "Surgical ICU"}
+_CARE_2012 = {1: "coronary_care", 2: "cardiac_surgery_recovery", 3: "medical_icu", 4: "surgical_icu"}
 
 
 def parse_2012(stay_id: str, text: str, died: bool | None = None) -> Stay:
     by_time: dict[int, dict[str, float]] = {}
     invasive_at: dict[tuple[int, str], bool] = {}
-    age = sex = unit = None
+    age = sex = unit = care = None
     for row in csv.reader(io.StringIO(text)):
         if len(row) != 3 or row[0] == "Time":
             continue
@@ -175,6 +187,7 @@ def parse_2012(stay_id: str, text: str, died: bool | None = None) -> Stay:
                 sex = "male" if value == 1 else "female"
             elif name == "ICUType":
                 unit = _ICU.get(int(value))
+                care = _CARE_2012.get(int(value))
             continue
         if name == "FiO2":
             by_time.setdefault(t, {})["fio2_pct"] = value * 100.0 if value <= 1.0 else value
@@ -191,7 +204,8 @@ def parse_2012(stay_id: str, text: str, died: bool | None = None) -> Stay:
         if name in _INVASIVE:
             invasive_at[(t, dst)] = True
     rows = sorted(by_time.items())
-    return Stay("physionet2012", stay_id, rows, length_ms=48 * HOUR_MS, died=died, age=age, sex=sex, unit=unit)
+    return Stay("physionet2012", stay_id, rows, length_ms=48 * HOUR_MS, died=died, age=age, sex=sex, unit=unit,
+                care_unit=care)
 
 
 def _is_stay(name: str, suffix: str) -> bool:

@@ -39,7 +39,8 @@ _READING, _DISCHARGE = 0, 1
 _LABS = frozenset(LAB_FIELDS)
 
 
-def _reading_docs(stay: Stay, ward: str, bed: int, ts_ms: int, vitals: dict[str, float]) -> list[dict[str, Any]]:
+def _reading_docs(stay: Stay, ward: str, bed: int, ts_ms: int, vitals: dict[str, float],
+                  admit_ts: int) -> list[dict[str, Any]]:
     """One row → the monitor's reading and, when the row has lab results, the lab's.
 
     Labs travel in their own message (as from a laboratory system), so an impossible lab
@@ -54,6 +55,10 @@ def _reading_docs(stay: Stay, ward: str, bed: int, ts_ms: int, vitals: dict[str,
         patient["age_years"] = stay.age
     if stay.sex is not None:
         patient["sex"] = stay.sex
+    if stay.care_unit is not None:
+        patient["care_unit"] = stay.care_unit
+    if stay.hospital_admit_ms is not None:
+        patient["hospital_admit_ts_ms"] = admit_ts + stay.hospital_admit_ms
     docs = []
     for device, values in ((f"{stay.dataset}-replay", bedside), (f"{stay.dataset}-lab", labs)):
         if values:
@@ -109,7 +114,7 @@ def schedule(stays: Iterable[Stay], beds: int, ward: str, start_ms: int) -> Iter
         at, order, _, bed, stay, row, admitted = heapq.heappop(heap)
         if order == _READING:
             offset, vitals = stay.rows[row]
-            for doc in _reading_docs(stay, ward, bed, start_ms + at, vitals):
+            for doc in _reading_docs(stay, ward, bed, start_ms + at, vitals, start_ms + admitted):
                 yield ReplayEvent(at, "reading", stay.patient_id, doc)
             if row + 1 < len(stay.rows):
                 heapq.heappush(heap, (admitted + stay.rows[row + 1][0], _READING, seq, bed, stay, row + 1, admitted))

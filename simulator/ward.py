@@ -237,7 +237,10 @@ class Ward:
 
     def _doc(self, p: SimPatient, t: int, vitals: dict[str, Any]) -> dict[str, Any]:
         return {"patient_id": p.patient_id, "ward": self.ward, "bed": p.bed, "device_id": p.device_id,
-                "ts_ms": t + p.skew_ms, "vitals": vitals, "patient": {"age_years": p.age, "sex": p.sex}}
+                "ts_ms": t + p.skew_ms, "vitals": vitals,
+                # a general ward; the simulated stay starts at the hospital admission
+                "patient": {"age_years": p.age, "sex": p.sex, "care_unit": "general_ward",
+                            "hospital_admit_ts_ms": p.admitted_ms}}
 
     def _reading(self, p: SimPatient, t: int) -> dict[str, Any] | None:
         v = self.vitals(p, t)

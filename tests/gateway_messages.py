@@ -47,7 +47,7 @@ def fhir_bundle(*entries: dict[str, Any]) -> dict[str, Any]:
 
 
 def hl7_oru(patient: str = "P-HL7", ward: str = "ward-a", bed: str = "05", when: str = "20261204115959+0000",
-            rows: list[tuple[str, str, str]] | None = None, dob_sex: str = "") -> bytes:
+            rows: list[tuple[str, str, str]] | None = None, dob_sex: str = "", admitted: str = "") -> bytes:
     """ORU^R01, PCD-01 style: an MDS row without value, then one OBX per (code, value, unit)."""
     rows = rows if rows is not None else [
         ("147842^MDC_ECG_HEART_RATE^MDC", "128", "264864^MDC_DIM_BEAT_PER_MIN^MDC"),
@@ -59,7 +59,7 @@ def hl7_oru(patient: str = "P-HL7", ward: str = "ward-a", bed: str = "05", when:
     segs = [
         "MSH|^~\\&|GATEWAY|ICU|EWS|HOSP|20261204120000+0000||ORU^R01^ORU_R01|MSG0001|P|2.6",
         f"PID|||{patient}^^^HOSP^MR||Doe^Jane{dob_sex}",
-        f"PV1||I|{ward}^room-2^{bed}",
+        f"PV1||I|{ward}^room-2^{bed}" + ("|" * 41 + admitted if admitted else ""),  # PV1-44 admit date/time
         "OBR|1|||182777000^monitoring of patient^SCT",
         "OBX|1||69965^MDC_DEV_MON_PHYSIO_MULTI_PARAM_MDS^MDC|1|||||||X",
     ]

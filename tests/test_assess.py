@@ -112,6 +112,19 @@ def test_the_lowest_and_highest_since_admission_are_kept_whatever_the_order() ->
     assert PatientState.model_validate_json(state.model_dump_json()).extremes == state.extremes  # changelog
 
 
+def test_the_care_unit_and_time_in_hospital_reach_the_features() -> None:
+    H = 3_600_000
+    ctx = {"care_unit": "cardiac_surgery_recovery", "hospital_admit_ts_ms": BASE_TS - 30 * H}
+    first = decode_reading(encode(reading("PX", ts_ms=BASE_TS, vitals=STABLE, patient=ctx)))
+    later = decode_reading(encode(reading("PX", ts_ms=BASE_TS + 2 * H, vitals=STABLE, patient={"age_years": 70})))
+    f = run(Assessor(), [first, later])[-1].features
+    # 30 h in hospital before the first reading here, whatever the hour of the stay now
+    assert f["hours_in_hospital_before_monitoring"] == 30.0
+    assert f["care_unit.cardiac_surgery_recovery"] == 1.0 and f["care_unit.medical_icu"] == 0.0
+    unknown = run(Assessor(), [r(BASE_TS)])[0].features  # no context: missing, not "not in any unit"
+    assert math.isnan(unknown["care_unit.medical_icu"]) and math.isnan(unknown["hours_in_hospital_before_monitoring"])
+
+
 def test_state_carries_windows_exactly_across_assessors() -> None:
     seq = [r(BASE_TS + m * 60_000, heart_rate_bpm=70 + m) for m in range(30)]
     one = Assessor()

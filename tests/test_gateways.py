@@ -144,6 +144,16 @@ def test_hl7_pid_date_of_birth_and_sex_give_the_patient_context() -> None:
         assert err.value.code == "invalid_type" and mentions in str(err.value)
 
 
+def test_hl7_pv1_44_gives_the_hospital_admission_and_a_bad_one_is_named() -> None:
+    _, (r,) = decode_message(hl7_oru(admitted="20261201083000+0100"))
+    assert r.patient is not None and r.patient.hospital_admit_ts_ms == 1_796_110_200_000  # 07:30 UTC
+    with pytest.raises(InvalidReading, match="PV1-44"):
+        decode_message(hl7_oru(admitted="2026-12-01"))
+    with pytest.raises(InvalidReading, match="admitted before being measured") as info:
+        decode_message(hl7_oru(admitted="20261205083000+0000"))  # the day after the observation
+    assert info.value.code == "impossible_value"
+
+
 def test_hl7_accepts_mllp_framing_and_newlines() -> None:
     framed = b"\x0b" + hl7_oru().replace(b"\r", b"\n") + b"\x1c\r"
     assert decode_message(framed)[1] == decode_message(hl7_oru())[1]

@@ -6,7 +6,7 @@ import pytest
 
 from detectors.errors import EwsError, InvalidReading
 from detectors.ingest import decode_reading
-from tests.helpers import encode, reading
+from tests.helpers import BASE_TS, encode, reading
 
 
 def test_good_reading_round_trips() -> None:
@@ -70,13 +70,21 @@ def test_lab_values_and_the_patient_context_are_accepted() -> None:
                                       patient={"age_years": 67.5, "sex": "female"})))
     assert r.vitals.present() == {"creatinine_mg_dl": 2.4, "arterial_ph": 7.21}
     assert r.patient is not None and (r.patient.age_years, r.patient.sex) == (67.5, "female")
+    admitted = BASE_TS - 50 * 3_600_000
+    r = decode_reading(encode(reading(patient={"care_unit": "coronary_care", "hospital_admit_ts_ms": admitted})))
+    assert r.patient is not None and (r.patient.care_unit, r.patient.hospital_admit_ts_ms) == ("coronary_care", admitted)
+    # device and ADT clocks differ: a hospital admission a minute after the reading is accepted
+    assert decode_reading(encode(reading(patient={"hospital_admit_ts_ms": BASE_TS + 60_000}))).patient is not None
 
 
 @pytest.mark.parametrize(
     ("patient", "code", "mentions"),
     [({"age_years": 200}, "impossible_value", "patient.age_years"),
      ({"sex": "F"}, "invalid_type", "patient.sex"),
-     ({"dob": "1950-01-01"}, "unknown_field", "patient.dob")],
+     ({"dob": "1950-01-01"}, "unknown_field", "patient.dob"),
+     ({"care_unit": "ICU"}, "invalid_type", "patient.care_unit"),
+     ({"hospital_admit_ts_ms": "2026-12-01"}, "invalid_type", "patient.hospital_admit_ts_ms"),
+     ({"hospital_admit_ts_ms": BASE_TS + 3_600_000}, "impossible_value", "admitted before being measured")],
 )
 def test_a_bad_patient_context_is_rejected_and_named(patient: dict[str, object], code: str, mentions: str) -> None:
     err = _bad(reading(patient=patient))

@@ -35,7 +35,8 @@ def test_parse_2019_onset_units_and_demographics() -> None:
     assert stay.sepsis_onset_ms == (3 + 6) * H  # first label + 6 h
     assert stay.rows[0] == (1 * H, {"heart_rate_bpm": 90.0, "fio2_pct": 40.0})  # row 0 had no values
     assert stay.rows[1][1]["wbc_10e3_per_ul"] == 13.1
-    assert (stay.age, stay.sex, stay.unit) == (70.0, "male", "MICU")
+    assert (stay.age, stay.sex, stay.unit, stay.care_unit) == (70.0, "male", "MICU", "medical_icu")
+    assert stay.hospital_admit_ms == -360_000  # HospAdmTime -0.1 h: admitted to hospital 6 min before the ICU
 
 
 def test_parse_2019_and_2012_map_the_further_labs() -> None:
@@ -55,6 +56,7 @@ def test_parse_2012_prefers_invasive_pressure_and_groups_by_time() -> None:
     assert stay.rows == [(30 * 60_000, {"sbp_mmhg": 120.0, "heart_rate_bpm": 88.0}),
                          (75 * 60_000, {"sbp_mmhg": 110.0, "gcs_total": 14.0, "fio2_pct": 50.0})]
     assert (stay.age, stay.sex, stay.unit, stay.died, stay.length_ms) == (64.0, "female", "Medical ICU", True, 48 * H)
+    assert stay.care_unit == "medical_icu" and stay.hospital_admit_ms is None  # 2012 gives no hospital admission
 
 
 def _stay(i: str, hours: int, onset: int | None = None) -> Stay:
@@ -81,6 +83,17 @@ def test_replay_protocol_admits_in_order_onto_free_beds_and_publishes_outcomes_a
     last_b_reading = max(e.at_ms for e in events if e.kind == "reading" and e.key == "physionet2019-b")
     assert last_b_reading <= outcome_b[0].at_ms
     assert sum(1 for e in events if e.discharged is not None) == 4
+
+
+def test_the_replay_sends_the_care_unit_and_the_hospital_admission_as_patient_context() -> None:
+    stay = Stay("physionet2019", "7", [(2 * H, {"heart_rate_bpm": 90.0})], length_ms=3 * H, age=50.0,
+                care_unit="surgical_icu", hospital_admit_ms=-30 * H)
+    start = 1_700_000_000_000
+    (doc,) = [e.doc for e in schedule([stay], beds=1, ward="w", start_ms=start) if e.kind == "reading"]
+    # admitted to the ICU at `start`, to hospital 30 h before; the first row is 2 h into the stay
+    assert doc["ts_ms"] == start + 2 * H
+    assert doc["patient"] == {"age_years": 50.0, "care_unit": "surgical_icu", "hospital_admit_ts_ms": start - 30 * H}
+    assert decode_reading(json.dumps(doc).encode()).patient is not None
 
 
 def test_a_row_with_labs_becomes_a_monitor_reading_and_a_lab_reading_with_the_patient() -> None:

@@ -2,7 +2,8 @@
 
 Parsed with the ``hl7`` package (python-hl7: small, pure, no schema tables to ship),
 then mapped: PID-3 is the patient (PID-7 date of birth and PID-8 sex, when sent, give the
-patient context), PV1-3 ``ward^room^bed`` the location, and each OBX
+patient context), PV1-3 ``ward^room^bed`` the location (PV1-44, when sent, the
+hospital admission time), and each OBX
 with a numeric value a metric: OBX-3 the MDC code, OBX-5 the value, OBX-6 the unit (MDC
 or UCUM), OBX-11 the result status, OBX-14 the observation time, OBX-18 the device.
 Device-hierarchy OBX rows without a value are skipped. Segments end with carriage
@@ -89,6 +90,8 @@ def oru_to_docs(raw: bytes) -> list[dict[str, Any]]:
     ward, bed = _component(pv1, 3, 0), _component(pv1, 3, 2)
     if not ward or not bed:
         raise InvalidReading("missing_field", f"PV1-3 location {_field(pv1, 3)!r} is not 'ward^room^bed'")
+    admit_text = _field(pv1, 44).strip()
+    admit_ms = _ts_ms(admit_text, "PV1-44 admit date/time") if admit_text else None
     sender = _component(msh, 3, 0) or "hl7-gateway"
     msh_time = _field(msh, 7)
 
@@ -135,6 +138,8 @@ def oru_to_docs(raw: bytes) -> list[dict[str, Any]]:
         doc: dict[str, Any] = {"patient_id": patient, "ward": ward, "bed": bed, "device_id": device, "ts_ms": ts,
                                "vitals": vitals}
         context = _patient_context(pid, ts)
+        if admit_ms is not None:
+            context["hospital_admit_ts_ms"] = admit_ms
         if context:
             doc["patient"] = context
         docs.append(doc)

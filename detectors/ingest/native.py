@@ -85,6 +85,9 @@ def _explain(exc: ValidationError, doc: dict[str, Any]) -> InvalidReading:
         elif kind.endswith("_type") or kind.endswith("_parsing") or kind == "literal_error":
             codes.append("invalid_type")
             parts.append(f"{loc}={value!r}: {err['msg']}")
+        elif kind == "value_error" and "admitted before being measured" in err["msg"]:
+            codes.append("impossible_value")
+            parts.append(f"{err['msg'].removeprefix('Value error, ')} (impossible value)")
         elif kind == "value_error" and "at least one vital" in err["msg"]:
             codes.append("no_vitals")
             parts.append(f"{loc}: a reading needs at least one vital value")
