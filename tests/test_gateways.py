@@ -154,6 +154,37 @@ def test_hl7_pv1_44_gives_the_hospital_admission_and_a_bad_one_is_named() -> Non
     assert info.value.code == "impossible_value"
 
 
+def _encounter(start: str, patient: str = "P-FHIR") -> dict[str, object]:
+    return {"resourceType": "Encounter", "status": "in-progress",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+            "subject": {"reference": f"Patient/{patient}"}, "period": {"start": start}}
+
+
+def test_a_fhir_bundles_patient_and_encounter_give_the_patient_context() -> None:
+    bundle = fhir_bundle({"resourceType": "Patient", "id": "P-FHIR", "gender": "female", "birthDate": "1956-12-04"},
+                         _encounter("2026-12-01T08:30:00+01:00"), fhir_observation(),
+                         fhir_observation(patient="OTHER", value=70))
+    _, readings = decode_message(dumps(bundle))
+    mine = next(r for r in readings if r.patient_id == "P-FHIR")
+    assert mine.patient is not None
+    assert (mine.patient.age_years, mine.patient.sex) == (70.0, "female")  # the day of the 70th birthday
+    assert mine.patient.hospital_admit_ts_ms == 1_796_110_200_000  # 07:30 UTC
+    assert next(r for r in readings if r.patient_id == "OTHER").patient is None  # nothing said of that one
+    # a partial birth date is valid FHIR: the middle of its year
+    _, (r,) = decode_message(dumps(fhir_bundle({"resourceType": "Patient", "id": "P-FHIR", "birthDate": "1956"},
+                                               fhir_observation())))
+    assert r.patient is not None and r.patient.age_years == pytest.approx(70.43, abs=0.01)  # from 2 July 1956
+
+
+def test_a_bad_fhir_encounter_dead_letters_the_bundle_naming_it() -> None:
+    for encounter, code, mentions in (
+            (_encounter("2026-12-01T08:30:00"), "invalid_fhir", "entry.0.resource.period.start"),  # no UTC offset
+            (_encounter("2026-12-06T08:30:00+00:00"), "impossible_value", "admitted before being measured")):
+        with pytest.raises(InvalidReading, match=mentions) as info:
+            decode_message(dumps(fhir_bundle(encounter, fhir_observation())))
+        assert info.value.code == code
+
+
 def test_hl7_accepts_mllp_framing_and_newlines() -> None:
     framed = b"\x0b" + hl7_oru().replace(b"\r", b"\n") + b"\x1c\r"
     assert decode_message(framed)[1] == decode_message(hl7_oru())[1]

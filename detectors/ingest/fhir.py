@@ -11,11 +11,16 @@ PV1-3 layout). The patient is ``subject`` (``Patient/<id>``), the device ``devic
 (``Device/<id>``), the time ``effectiveDateTime`` or ``effectiveInstant`` with a UTC
 offset. A Bundle is taken whole or not at all: one bad entry dead-letters the Bundle,
 naming the entry.
+
+Who the patient is: a Bundle may carry, next to its Observations, the ``Patient``
+(``birthDate`` → age at each observation, ``gender`` → sex) and the ``Encounter``
+(``period.start`` with a UTC offset → hospital admission) of the patients it reports
+on; they become the readings' patient context. Other resource types are ignored.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timezone
 from typing import Any
 
 from pydantic import ValidationError
@@ -79,16 +84,61 @@ def _ts_ms(obs: Any, where: str) -> int:
     value = obs.effectiveDateTime or obs.effectiveInstant
     if value is None:
         raise InvalidReading("missing_field", f"{where}: effectiveDateTime is missing")
+    return _instant_ms(value, f"{where}: effectiveDateTime")
+
+
+def _instant_ms(value: Any, what: str) -> int:
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            raise InvalidReading("invalid_type", f"{where}: effectiveDateTime {value!r} is not a date-time") from None
+            raise InvalidReading("invalid_type", f"{what} {value!r} is not a date-time") from None
     if not isinstance(value, datetime):
-        raise InvalidReading("invalid_type", f"{where}: effective time must be a date-time with a time of day")
+        raise InvalidReading("invalid_type", f"{what} must be a date-time with a time of day")
     if value.tzinfo is None:
-        raise InvalidReading("invalid_type", f"{where}: effectiveDateTime has no UTC offset")
+        raise InvalidReading("invalid_type", f"{what} has no UTC offset")
     return int(value.timestamp() * 1000)
+
+
+_GENDER = {"female", "male", "other", "unknown"}
+
+
+def _contexts(entries: list[tuple[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Patient id → what the Bundle's Patient and Encounter entries say (birth date, sex, admission)."""
+    out: dict[str, dict[str, Any]] = {}
+    for where, res in entries:
+        kind = res.get_resource_type()
+        if kind == "Patient" and res.id:
+            ctx = out.setdefault(str(res.id), {})
+            if res.gender is not None and str(res.gender) in _GENDER:
+                ctx["sex"] = str(res.gender)
+            if res.birthDate is not None:
+                ctx["born"] = _birth_date(res.birthDate)
+        elif kind == "Encounter":
+            patient = _reference_id(res.subject, "Patient")
+            if patient is None:
+                raise InvalidReading("missing_field", f"{where}: subject must reference a Patient")
+            if res.period is not None and res.period.start is not None:
+                out.setdefault(patient, {})["hospital_admit_ts_ms"] = _instant_ms(res.period.start,
+                                                                                  f"{where}: period.start")
+    return out
+
+
+def _birth_date(value: date | str) -> date:
+    """A FHIR date; a partial one (``1956``, ``1956-12``) stands for the middle of its period."""
+    if isinstance(value, date):
+        return value
+    year, _, month = str(value).partition("-")
+    return date(int(year), int(month), 15) if month else date(int(year), 7, 2)
+
+
+def _patient_doc(ctx: dict[str, Any], ts_ms: int) -> dict[str, Any]:
+    doc = {k: v for k, v in ctx.items() if k != "born"}
+    born = ctx.get("born")
+    if born is not None:
+        start = datetime(born.year, born.month, born.day, tzinfo=timezone.utc).timestamp()
+        doc["age_years"] = round((ts_ms / 1000.0 - start) / (365.2425 * 86_400), 2)
+    return doc
 
 
 def _reference_id(ref: Any, kind: str) -> str | None:
@@ -151,12 +201,15 @@ def observations_to_docs(doc: dict[str, Any]) -> list[dict[str, Any]]:
     kind = doc.get("resourceType")
     try:
         observations: list[tuple[str, Any]]
+        contexts: dict[str, dict[str, Any]] = {}
         if kind == "Observation":
             observations = [("Observation", Observation.model_validate(doc))]
         elif kind == "Bundle":
             bundle = Bundle.model_validate(doc)
-            observations = [(f"Bundle.entry[{j}]", e.resource) for j, e in enumerate(bundle.entry or [])
-                            if e.resource is not None and e.resource.get_resource_type() == "Observation"]
+            entries = [(f"Bundle.entry[{j}]", e.resource) for j, e in enumerate(bundle.entry or [])
+                       if e.resource is not None]
+            observations = [(w, r) for w, r in entries if r.get_resource_type() == "Observation"]
+            contexts = _contexts(entries)
             if not observations:
                 raise InvalidReading("no_vitals", "Bundle has no Observation entries")
         else:
@@ -181,6 +234,9 @@ def observations_to_docs(doc: dict[str, Any]) -> list[dict[str, Any]]:
         vitals.update(_values(obs, where))
     docs = []
     for (patient, ward, bed, device, ts), vitals in grouped.items():
-        docs.append({"patient_id": patient, "ward": ward, "bed": bed, "device_id": device, "ts_ms": ts,
-                     "vitals": vitals})
+        reading: dict[str, Any] = {"patient_id": patient, "ward": ward, "bed": bed, "device_id": device, "ts_ms": ts,
+                                   "vitals": vitals}
+        if patient in contexts:
+            reading["patient"] = _patient_doc(contexts[patient], ts)
+        docs.append(reading)
     return docs
