@@ -8,6 +8,7 @@ reported stale, so a score on old data says so.
 Feature names are ``<vital>.<feature>`` (e.g. ``heart_rate_bpm.m60_slope_per_h``;
 see :data:`detectors.windows.FEATURE_FIELDS`) plus the derived ``shock_index``,
 ``pulse_pressure_mmhg`` and ``map_mmhg_derived`` (from SBP/DBP when MAP is absent), the
+``urine_ml_per_h`` (charted urine since admission per hour) and ``mech_vent``, the
 labs (:data:`~detectors.schemas.LAB_FIELDS`) and FiO2 with ``<lab>.age_h`` (hours
 since each was measured), ``<name>.stay_min`` / ``<name>.stay_max`` (lowest and
 highest since admission, for :data:`~detectors.patient.EXTREME_FIELDS`), and from
@@ -84,6 +85,11 @@ def build_features(window: dict[str, dict[str, float]], state: PatientState, now
     out["hours_since_admission"] = (now_ms - state.first_ts_ms) / 3_600_000.0 if state.first_ts_ms else math.nan
     # time in hospital before the first reading here (the 2019 data's HospAdmTime): a
     # patient moved in after days on a ward is not one admitted straight from the door
+    # urine output since admission per hour (oliguria below 0.5 ml/kg/h); charted at all or not
+    hours = (now_ms - state.first_ts_ms) / 3_600_000.0 if state.first_ts_ms else 0.0
+    out["urine_ml_per_h"] = state.urine_total_ml / max(1.0, hours) if "urine_ml" in state.vitals else math.nan
+    vent = state.latest("mech_vent")
+    out["mech_vent"] = float(vent) if isinstance(vent, bool) else math.nan
     admit = state.hospital_admit_ts_ms
     out["hours_in_hospital_before_monitoring"] = (
         max(0.0, (state.first_ts_ms - admit) / 3_600_000.0) if admit is not None and state.first_ts_ms else math.nan)

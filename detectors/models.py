@@ -109,7 +109,8 @@ _NEWS2_PARTS = ("resp_rate", "spo2", "air_or_oxygen", "sbp", "pulse", "conscious
 MODEL_FEATURES: tuple[str, ...] = (
     *(f"{v}.{f}" for v in _VITALS for f in _PER_VITAL),
     "shock_index", "pulse_pressure_mmhg", "map_mmhg_derived", "o2_supplemental", "acvpu_not_alert", "gcs_total",
-    "wbc_10e3_per_ul", "paco2_mmhg", "lactate_mmol_l", "fio2_pct", "hours_since_admission",
+    "wbc_10e3_per_ul", "paco2_mmhg", "lactate_mmol_l", "fio2_pct", "hours_since_admission", "urine_ml_per_h",
+    "mech_vent",
     # hours since each lab was last measured (that it was drawn at all is a clinician's worry)
     *(f"{lab}.age_h" for lab in ("wbc_10e3_per_ul", "band_neutrophils_pct", "paco2_mmhg", "lactate_mmol_l",
                                  "fio2_pct")),

@@ -57,6 +57,9 @@ class PatientState(BaseModel):
     hospital_admit_ts_ms: int | None = None
     #: name → (lowest, highest) since admission, for :data:`EXTREME_FIELDS`
     extremes: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    #: urine charted since admission (a charting older than the latest is not added, so a
+    #: redelivered message never counts twice)
+    urine_total_ml: float = 0.0
 
     def latest(self, name: str) -> bool | int | float | str | None:
         sample = self.vitals.get(name)
@@ -71,8 +74,11 @@ def apply_reading(state: PatientState | None, reading: Reading) -> PatientState:
     """
     vitals = dict(state.vitals) if state else {}
     extremes = dict(state.extremes) if state else {}
+    urine = state.urine_total_ml if state else 0.0
     for name, value in reading.vitals.present().items():
         held = vitals.get(name)
+        if name == "urine_ml" and isinstance(value, float) and (held is None or reading.ts_ms > held.ts_ms):
+            urine += value
         if held is None or reading.ts_ms >= held.ts_ms:
             vitals[name] = VitalSample(value=value, ts_ms=reading.ts_ms, device_id=reading.device_id)
         if name in _EXTREMES and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -98,6 +104,7 @@ def apply_reading(state: PatientState | None, reading: Reading) -> PatientState:
         commands_seen=state.commands_seen if state else (),
         bedside_override=state.bedside_override if state else None,
         extremes=extremes,
+        urine_total_ml=urine,
         **context,
     )
 

@@ -69,6 +69,10 @@ class Vitals(BaseModel):
     o2_supplemental: bool | None = None
     acvpu: ACVPU | None = None
     gcs_total: Annotated[int, Field(ge=3, le=15)] | None = None
+    # Charted by nurses (fluid balance, ventilator): inputs of the risk models only.
+    #: urine voided or drained since the previous charting
+    urine_ml: Annotated[float, Field(ge=0, le=5000)] | None = None
+    mech_vent: bool | None = None
     # Laboratory values that travel with readings when a gateway has them (used by SIRS).
     wbc_10e3_per_ul: Annotated[float, Field(ge=0, le=500)] | None = None
     band_neutrophils_pct: Annotated[float, Field(ge=0, le=100)] | None = None
@@ -127,6 +131,7 @@ VITAL_STEMS: dict[str, str] = {
     "dbp": "dbp_mmhg",
     "map": "map_mmhg",
     "o2_flow": "o2_flow_l_min",
+    "urine": "urine_ml",
     "fio2": "fio2_pct",
     "wbc": "wbc_10e3_per_ul",
     "bands": "band_neutrophils_pct",

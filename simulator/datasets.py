@@ -162,6 +162,7 @@ _MAP_2012 = {
     "pH": "arterial_ph",
     "PaO2": "pao2_mmhg",
     "HCT": "hct_pct",
+    "Urine": "urine_ml",
 }
 _INVASIVE = {"SysABP", "DiasABP", "MAP"}
 _ICU = {1: "Coronary Care", 2: "Cardiac Surgery Recovery", 3: "Medical ICU", 4: "Surgical ICU"}
@@ -191,6 +192,9 @@ def parse_2012(stay_id: str, text: str, died: bool | None = None) -> Stay:
             continue
         if name == "FiO2":
             by_time.setdefault(t, {})["fio2_pct"] = value * 100.0 if value <= 1.0 else value
+            continue
+        if name == "MechVent":
+            by_time.setdefault(t, {})["mech_vent"] = value >= 1  # charted only while ventilated
             continue
         dst = _MAP_2012.get(name)
         if dst is None:

@@ -125,6 +125,24 @@ def test_the_care_unit_and_time_in_hospital_reach_the_features() -> None:
     assert math.isnan(unknown["care_unit.medical_icu"]) and math.isnan(unknown["hours_in_hospital_before_monitoring"])
 
 
+def test_urine_output_is_summed_once_per_charting_and_read_per_hour() -> None:
+    H = 3_600_000
+
+    def chart(ts: int, **values: object) -> Reading:
+        return decode_reading(encode(reading("PX", ts_ms=ts, vitals=values, device_id="chart")))
+
+    seq = [r(BASE_TS), chart(BASE_TS + H, urine_ml=60.0), chart(BASE_TS + 2 * H, urine_ml=40.0, mech_vent=True),
+           chart(BASE_TS + 2 * H, urine_ml=40.0),            # the same charting redelivered
+           chart(BASE_TS + 90 * 60_000, urine_ml=25.0),      # older than the latest: not added
+           r(BASE_TS + 4 * H)]
+    res = run(Assessor(), seq)
+    assert res[-1].state.urine_total_ml == 100.0
+    f = res[-1].features
+    assert f["urine_ml_per_h"] == 25.0 and f["mech_vent"] == 1.0  # 100 ml over the 4 h since admission
+    none = run(Assessor(), [r(BASE_TS)])[0].features
+    assert math.isnan(none["urine_ml_per_h"]) and math.isnan(none["mech_vent"])  # never charted: missing, not 0
+
+
 def test_state_carries_windows_exactly_across_assessors() -> None:
     seq = [r(BASE_TS + m * 60_000, heart_rate_bpm=70 + m) for m in range(30)]
     one = Assessor()

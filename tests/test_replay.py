@@ -51,10 +51,12 @@ def test_parse_2019_and_2012_map_the_further_labs() -> None:
 def test_parse_2012_prefers_invasive_pressure_and_groups_by_time() -> None:
     text = "\n".join(["Time,Parameter,Value", "00:00,RecordID,1", "00:00,Age,64", "00:00,Gender,0",
                       "00:00,ICUType,3", "00:30,NISysABP,130", "00:30,SysABP,120", "00:30,HR,88",
-                      "01:15,NISysABP,110", "01:15,GCS,14", "01:15,FiO2,0.5", "02:00,Urine,30"])
+                      "01:15,NISysABP,110", "01:15,GCS,14", "01:15,FiO2,0.5", "02:00,Urine,30",
+                      "02:00,MechVent,1"])
     stay = parse_2012("1", text, died=True)
     assert stay.rows == [(30 * 60_000, {"sbp_mmhg": 120.0, "heart_rate_bpm": 88.0}),
-                         (75 * 60_000, {"sbp_mmhg": 110.0, "gcs_total": 14.0, "fio2_pct": 50.0})]
+                         (75 * 60_000, {"sbp_mmhg": 110.0, "gcs_total": 14.0, "fio2_pct": 50.0}),
+                         (120 * 60_000, {"urine_ml": 30.0, "mech_vent": True})]
     assert (stay.age, stay.sex, stay.unit, stay.died, stay.length_ms) == (64.0, "female", "Medical ICU", True, 48 * H)
     assert stay.care_unit == "medical_icu" and stay.hospital_admit_ms is None  # 2012 gives no hospital admission
 
