@@ -82,14 +82,15 @@ def build_features(window: dict[str, dict[str, float]], state: PatientState, now
     for name, (lo, hi) in state.extremes.items():
         out[f"{name}.stay_min"] = lo
         out[f"{name}.stay_max"] = hi
-    out["hours_since_admission"] = (now_ms - state.first_ts_ms) / 3_600_000.0 if state.first_ts_ms else math.nan
-    # time in hospital before the first reading here (the 2019 data's HospAdmTime): a
-    # patient moved in after days on a ward is not one admitted straight from the door
+    hours = (now_ms - state.first_ts_ms) / 3_600_000.0 if state.first_ts_ms else math.nan
+    out["hours_since_admission"] = hours
     # urine output since admission per hour (oliguria below 0.5 ml/kg/h); charted at all or not
-    hours = (now_ms - state.first_ts_ms) / 3_600_000.0 if state.first_ts_ms else 0.0
-    out["urine_ml_per_h"] = state.urine_total_ml / max(1.0, hours) if "urine_ml" in state.vitals else math.nan
+    out["urine_ml_per_h"] = (state.urine_total_ml / max(1.0, hours if state.first_ts_ms else 0.0)
+                             if "urine_ml" in state.vitals else math.nan)
     vent = state.latest("mech_vent")
     out["mech_vent"] = float(vent) if isinstance(vent, bool) else math.nan
+    # time in hospital before the first reading here (the 2019 data's HospAdmTime): a
+    # patient moved in after days on a ward is not one admitted straight from the door
     admit = state.hospital_admit_ts_ms
     out["hours_in_hospital_before_monitoring"] = (
         max(0.0, (state.first_ts_ms - admit) / 3_600_000.0) if admit is not None and state.first_ts_ms else math.nan)

@@ -52,7 +52,7 @@ from typing import Any, Literal
 import numpy as np
 
 from detectors.errors import EwsError
-from detectors.schemas import CARE_UNITS
+from detectors.schemas import CARE_UNITS, LAB_FIELDS
 
 __all__ = [
     "DEFAULT_SPECS",
@@ -89,9 +89,8 @@ SNAPSHOT_FORMAT = "bedside-ews-models/2"
 _VITALS = ("heart_rate_bpm", "resp_rate_per_min", "spo2_pct", "temp_c", "sbp_mmhg", "dbp_mmhg", "map_mmhg")
 _PER_VITAL = ("latest", "m360_mean", "m360_min", "m360_max", "m360_sd", "m360_slope_per_h", "baseline_dev",
               "staleness_s")
-_MORE_LABS = ("creatinine_mg_dl", "bun_mg_dl", "platelets_10e3_per_ul", "bilirubin_mg_dl", "glucose_mg_dl",
-              "potassium_mmol_l", "sodium_mmol_l", "hco3_mmol_l", "base_excess_mmol_l", "arterial_ph", "pao2_mmhg",
-              "hct_pct", "hgb_g_dl")
+_SIRS_LABS = ("wbc_10e3_per_ul", "band_neutrophils_pct", "paco2_mmhg", "lactate_mmol_l")
+_MORE_LABS = tuple(lab for lab in LAB_FIELDS if lab not in _SIRS_LABS)
 _SCORES = ("news2", "qsofa", "sirs", "mews", "shock_index")
 #: lowest / highest since admission (detectors.patient.EXTREME_FIELDS): the side on which a
 #: value is dangerous, both where both are (SAPS II scores both for WBC, glucose, K, Na)
@@ -112,8 +111,7 @@ MODEL_FEATURES: tuple[str, ...] = (
     "wbc_10e3_per_ul", "paco2_mmhg", "lactate_mmol_l", "fio2_pct", "hours_since_admission", "urine_ml_per_h",
     "mech_vent",
     # hours since each lab was last measured (that it was drawn at all is a clinician's worry)
-    *(f"{lab}.age_h" for lab in ("wbc_10e3_per_ul", "band_neutrophils_pct", "paco2_mmhg", "lactate_mmol_l",
-                                 "fio2_pct")),
+    *(f"{lab}.age_h" for lab in (*_SIRS_LABS, "fio2_pct")),
     # the further labs, latest value and age; then who the patient is
     *(name for lab in _MORE_LABS for name in (lab, f"{lab}.age_h")),
     "age_years", "sex_male", *(f"care_unit.{u}" for u in CARE_UNITS), "hours_in_hospital_before_monitoring",
@@ -323,7 +321,8 @@ def calibrate(p: float, calibration: tuple[float, float]) -> float:
     slope, intercept = calibration
     if (slope, intercept) == (1.0, 0.0):
         return p
-    z = slope * float(_logit(np.array([p]))[0]) + intercept
+    q = min(max(p, _P_CLIP), 1 - _P_CLIP)  # as _logit, for one value on the scoring path
+    z = slope * math.log(q / (1 - q)) + intercept
     return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
 
 

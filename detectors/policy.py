@@ -45,7 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from detectors.models import Risk
 from detectors.schemas import Alert, AlertAction, FeatureContribution, ModelExplanation, Priority
 from detectors.scores.news2 import News2Result
-from detectors.thresholds import ConfirmationRule, Effective, Thresholds
+from detectors.thresholds import ConfirmationRule, Effective, ModelAlert, Thresholds
 
 __all__ = ["CommandError", "Episode", "PolicyState", "Tick", "acknowledge", "model_threshold", "snooze", "step"]
 
@@ -171,10 +171,19 @@ def _reason(tick: Tick, critical: list[str], prefix: str = "") -> str:
     return text
 
 
+def _model_rule(cfg: Effective, name: str) -> ModelAlert:
+    """The threshold file's rule for this model; a model the file does not name gets the defaults."""
+    rule = getattr(cfg.models, name, None)
+    return rule if isinstance(rule, ModelAlert) else _DEFAULT_MODEL_RULE
+
+
+_DEFAULT_MODEL_RULE = ModelAlert()
+
+
 def model_threshold(cfg: Effective, name: str, risk: Risk) -> float:
     """The threshold file's value for this model, else the one shipped with the model."""
-    rule = getattr(cfg.models, name, None)
-    return rule.alert_at if rule is not None and rule.alert_at is not None else risk.alert_at
+    at = _model_rule(cfg, name).alert_at
+    return at if at is not None else risk.alert_at
 
 
 def _explanation(ep: Episode, tick: Tick, cfg: Effective) -> ModelExplanation | None:
@@ -269,7 +278,7 @@ def _models(state: PolicyState, tick: Tick, cfg: Effective) -> tuple[PolicyState
     active = dict(state.models)
     for name in sorted(set(active) | set(tick.risks)):
         ep = active.get(name)
-        rule = getattr(cfg.models, name, None)
+        rule = _model_rule(cfg, name)
         risk = tick.risks.get(name)
         if ep is not None and ep.snoozed_until_ms is not None and now >= ep.snoozed_until_ms:
             ep = _bump(ep, snoozed_until_ms=None, snoozed=())
@@ -280,20 +289,18 @@ def _models(state: PolicyState, tick: Tick, cfg: Effective) -> tuple[PolicyState
         if not tick.reading or risk is None:
             continue  # a clock tick carries no new risk: the episode waits for readings
         at = model_threshold(cfg, name, risk)
-        enabled = rule is None or rule.enabled
+        enabled = rule.enabled
         if ep is None:
             if enabled and risk.probability >= at:
-                priority = Priority(rule.priority) if rule is not None else Priority.MEDIUM
+                priority = Priority(rule.priority)
                 new = Episode(alert_id=f"model:{name}:{tick.patient_id}:{now}", source="model", priority=priority,
                               raised_ts_ms=now)
                 active[name] = new
                 out.append(_decision(new, AlertAction.RAISE, tick, cfg, _model_reason(name, risk, at)))
             continue
-        margin = rule.hysteresis if rule is not None else 0.2
-        hold = rule.seconds if rule is not None else 1800.0
-        if not enabled or risk.probability < at * (1 - margin):
+        if not enabled or risk.probability < at * (1 - rule.hysteresis):
             since = ep.clear_since_ms if ep.clear_since_ms is not None else now
-            if not enabled or now - since >= hold * 1000:
+            if not enabled or now - since >= rule.seconds * 1000:
                 done = _bump(ep, clear_since_ms=since)
                 del active[name]
                 out.append(_decision(done, AlertAction.RESOLVE, tick, cfg, _model_reason(name, risk, at, "resolved: ")))

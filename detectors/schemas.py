@@ -17,17 +17,17 @@ Example
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "ACVPU",
+    "CARE_UNITS",
     "Alert",
     "AlertAction",
     "Command",
     "FeatureContribution",
-    "CARE_UNITS",
     "LAB_FIELDS",
     "ModelExplanation",
     "Outcome",
@@ -159,9 +159,8 @@ VITAL_STEMS: dict[str, str] = {
 #: The kind of unit a patient is cared for in (ADT; the 2012 data's ICUType, the 2019
 #: data's Unit1 / Unit2), as a model input: mortality after cardiac surgery is not
 #: mortality in a medical ICU.
-CARE_UNITS: tuple[str, ...] = ("medical_icu", "surgical_icu", "coronary_care", "cardiac_surgery_recovery",
-                               "general_ward")
 CareUnit = Literal["medical_icu", "surgical_icu", "coronary_care", "cardiac_surgery_recovery", "general_ward"]
+CARE_UNITS: tuple[str, ...] = get_args(CareUnit)
 
 
 class PatientContext(BaseModel):

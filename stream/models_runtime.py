@@ -73,17 +73,6 @@ class ModelRuntime:
     def keys(self) -> Keys:
         return Keys(self.prefix)
 
-    @property
-    def checkpoint_key(self) -> str:
-        return self.keys.model_checkpoint
-
-    @property
-    def status_key(self) -> str:
-        return self.keys.model_status
-
-    def history_key(self, patient_id: str) -> str:
-        return self.keys.model_history(patient_id)
-
     # -- start -------------------------------------------------------------------------
 
     @classmethod
@@ -129,7 +118,7 @@ class ModelRuntime:
 
     async def keep(self, patient_id: str, snapshot: Snapshot) -> None:
         """Append a snapshot to the patient's bounded history."""
-        key = self.history_key(patient_id)
+        key = self.keys.model_history(patient_id)
         async with self.client.pipeline(transaction=True) as tx:
             tx.rpush(key, snapshot.pack())
             tx.ltrim(key, -self.settings.history, -1)
@@ -143,7 +132,7 @@ class ModelRuntime:
         if outcome.kind.value != "discharge":
             await self.client.hsetnx(self.keys.model_events(pid), outcome.kind.value, str(outcome.ts_ms))
             return None, []
-        raw: list[bytes] = await self.client.lrange(self.history_key(pid), 0, -1)  # type: ignore[assignment]
+        raw: list[bytes] = await self.client.lrange(self.keys.model_history(pid), 0, -1)  # type: ignore[assignment]
         held: dict[bytes, bytes] = await self.client.hgetall(self.keys.model_events(pid))  # type: ignore[assignment]
         events = {k.decode(): int(v) for k, v in held.items()}
         snaps: list[Snapshot] = []
@@ -158,7 +147,7 @@ class ModelRuntime:
         decisions = self._drift_decisions(report, outcome)
         if sum(report.learned.values()) or decisions:
             await self.checkpoint()
-        await self.client.delete(self.history_key(pid), self.keys.model_events(pid))
+        await self.client.delete(self.keys.model_history(pid), self.keys.model_events(pid))
         await self.write_status()
         return report, decisions
 
@@ -196,14 +185,14 @@ class ModelRuntime:
 
     async def checkpoint(self) -> None:
         blob = self.models.dump()
-        await self.client.hset(self.checkpoint_key, mapping={
+        await self.client.hset(self.keys.model_checkpoint, mapping={
             "models": blob, "source": self.source, "source_sha": self.source_sha,
             "drifting": json.dumps({k: v.model_dump_json() for k, v in self.drifting.items()}),
         })
 
     async def write_status(self) -> None:
         status = self.models.status()
-        await self.client.hset(self.status_key, mapping={
+        await self.client.hset(self.keys.model_status, mapping={
             name: json.dumps({**s, "source": self.source, "drift_alert_active": name in self.drifting})
             for name, s in status.items()})
 

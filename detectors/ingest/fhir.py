@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from detectors.errors import InvalidReading
-from detectors.ingest.units import convert
+from detectors.ingest.units import age_years, convert
 
 __all__ = ["LOCATION_EXTENSION", "LOINC", "observations_to_docs"]
 
@@ -136,8 +136,7 @@ def _patient_doc(ctx: dict[str, Any], ts_ms: int) -> dict[str, Any]:
     doc = {k: v for k, v in ctx.items() if k != "born"}
     born = ctx.get("born")
     if born is not None:
-        start = datetime(born.year, born.month, born.day, tzinfo=timezone.utc).timestamp()
-        doc["age_years"] = round((ts_ms / 1000.0 - start) / (365.2425 * 86_400), 2)
+        doc["age_years"] = age_years(datetime(born.year, born.month, born.day, tzinfo=timezone.utc).timestamp(), ts_ms)
     return doc
 
 

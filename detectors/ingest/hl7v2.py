@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from detectors.errors import InvalidReading
-from detectors.ingest.units import convert
+from detectors.ingest.units import age_years, convert
 
 __all__ = ["MDC", "oru_to_docs"]
 
@@ -158,7 +158,7 @@ def _patient_context(pid: Any, ts_ms: int) -> dict[str, Any]:
             born = datetime.strptime(dob[:8], "%Y%m%d").replace(tzinfo=timezone.utc)
         except ValueError:
             raise InvalidReading("invalid_type", f"PID-7 date of birth {dob!r} is not YYYYMMDD") from None
-        out["age_years"] = round((ts_ms / 1000.0 - born.timestamp()) / (365.2425 * 86_400), 2)
+        out["age_years"] = age_years(born.timestamp(), ts_ms)
     sex = _field(pid, 8).strip().upper()
     if sex:
         if sex not in _SEX:

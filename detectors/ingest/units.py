@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from detectors.errors import InvalidReading
 
-__all__ = ["convert"]
+__all__ = ["age_years", "convert"]
 
 _same: Callable[[float], float] = lambda x: x  # noqa: E731
 
@@ -74,3 +74,15 @@ def convert(field: str, value: float, unit: str | None, where: str) -> float:
         accepted = ", ".join(sorted(k for k in table if k and not k.isdigit()))
         raise InvalidReading("unknown_unit", f"{where}: unit {unit!r} is not accepted for {field} ({accepted})")
     return float(fn(value))
+
+
+_YEAR_S = 365.2425 * 86_400
+
+
+def age_years(born_utc_s: float, ts_ms: int) -> float:
+    """Age in years (2 decimals) at ``ts_ms`` of someone born at ``born_utc_s`` (epoch seconds).
+
+    >>> age_years(0.0, int(365.2425 * 86_400 * 1000 * 70))
+    70.0
+    """
+    return round((ts_ms / 1000.0 - born_utc_s) / _YEAR_S, 2)

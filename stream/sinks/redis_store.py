@@ -103,6 +103,7 @@ class Keys:
     def model_events(self, patient_id: str) -> str:
         return f"{self.prefix}:model:events:{patient_id}"
 
+
 def redis_client(settings: RedisSettings) -> aioredis.Redis:
     return aioredis.Redis.from_url(settings.url, decode_responses=True, health_check_interval=30)
 

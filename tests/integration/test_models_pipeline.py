@@ -136,9 +136,9 @@ def test_drift_raises_and_resolves_a_technical_alert(isolated: Isolated) -> None
                 _, ds = await rt.on_outcome(Outcome(patient_id=pid, ward="w", kind="discharge", ts_ms=ts,  # type: ignore[arg-type]
                                                     observed=["death"]))  # type: ignore[list-item]
                 decisions += ds
-            status = await client.hgetall(rt.status_key)
+            status = await client.hgetall(rt.keys.model_status)
             assert json.loads(status[b"deterioration"])["drift_error"] >= 1
-            assert (await client.hget(rt.checkpoint_key, "models"))[:40].startswith(b'{"format"')
+            assert (await client.hget(rt.keys.model_checkpoint, "models"))[:40].startswith(b'{"format"')
         finally:
             await client.aclose()
         return decisions
@@ -161,7 +161,7 @@ def test_a_patients_late_label_history_is_bounded(isolated: Isolated) -> None:
         try:
             for i in range(500):
                 await rt.keep("LONG", Snapshot(BASE_TS + i * 15 * MIN, {"heart_rate_bpm.latest": 80.0 + i % 7}))
-            held = await client.lrange(rt.history_key("LONG"), 0, -1)
+            held = await client.lrange(rt.keys.model_history("LONG"), 0, -1)
             return len(held), Snapshot.unpack(held[0]).ts_ms
         finally:
             await client.aclose()
