@@ -84,6 +84,18 @@ def test_the_operating_point_maximises_utility_on_the_warm_start_predictions() -
     assert u > 0.2
 
 
+def test_the_2012_operating_point_flags_as_many_stays_as_died() -> None:
+    def rec(i: int, risk: float, died: bool) -> StayRecord:
+        return StayRecord(f"{i}", 60.0, "female", None, [], died, 48, {"model": np.full(48, risk)})
+
+    risks = [0.9, 0.7, 0.65, 0.6, 0.4, 0.3, 0.2, 0.1, 0.05, 0.0]
+    died = [True, False, True, True, False, False, True, False, False, False]
+    at, e1 = choose_alert_at("physionet2012", [rec(i, r, d) for i, (r, d) in enumerate(zip(risks, died))])
+    assert at == 0.6  # the 4th highest risk: 4 deaths, 4 stays flagged
+    assert e1 == pytest.approx(3 / 4)  # sensitivity = PPV = 3 / 4
+    assert choose_alert_at("physionet2012", [rec(i, 0.0, i < 2) for i in range(5)])[0] == 0.5  # never predicted
+
+
 def test_report_files_for_2019(tmp_path: Path) -> None:
     recs = _records()
     at, _ = choose_alert_at("physionet2019", recs)

@@ -285,3 +285,29 @@ def test_drift_is_detected_when_the_relation_flips() -> None:
         drifted += "deterioration" in rep.drift
     status = bank.status()["deterioration"]
     assert drifted >= 1 and status["drift_error"] >= 1 and status["last_drift_ms"] >= 1500
+
+
+def test_every_model_input_is_computed_for_a_patient_with_everything_charted() -> None:
+    """A model input that is never present is dead weight (the 6 h window keeps no lowest
+    or highest: it once fed the model two NaN columns per vital)."""
+    from detectors.assess import Assessor
+    from detectors.ingest import decode_reading
+    from detectors.models import MODEL_FEATURES, OnlineModels
+    from detectors.schemas import LAB_FIELDS
+    from tests.helpers import BASE_TS, STABLE, encode, reading
+
+    labs = {lab: 1.0 for lab in LAB_FIELDS} | {"arterial_ph": 7.4, "base_excess_mmol_l": -1.0, "paco2_mmhg": 40.0,
+                                               "sodium_mmol_l": 140.0, "pao2_mmhg": 90.0, "hct_pct": 35.0}
+    everything = {**STABLE, "dbp_mmhg": 70, "map_mmhg": 88, "fio2_pct": 40, "gcs_total": 14, "urine_ml": 60.0,
+                  "mech_vent": True, **labs}
+    context = {"age_years": 70, "sex": "female", "care_unit": "medical_icu",
+               "hospital_admit_ts_ms": BASE_TS - 30 * H}
+    a, state, last = Assessor(models=OnlineModels()), None, None
+    for i in range(8 * 60):  # 8 h at one reading a minute, the vitals moving
+        vitals = {**everything, "heart_rate_bpm": 72 + (i % 10)}
+        res = a.assess(state, decode_reading(encode(reading("PX", ts_ms=BASE_TS + i * 60_000, vitals=vitals,
+                                                            patient=context))))
+        state, last = res.state, res
+    assert last is not None
+    missing = [n for n in MODEL_FEATURES if n not in last.features or last.features[n] != last.features[n]]
+    assert missing == []
