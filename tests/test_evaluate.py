@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from detectors.models import OnlineModels, Snapshot
-from simulator.datasets import HOUR_MS, Stay
+from simulator.datasets import HOUR_MS, Stay, iter_stays
 from stream.cli import main
 from stream.evaluate import StayRecord, choose_alert_at, replay
 from stream.report import MODEL, write_report
@@ -182,6 +182,13 @@ def test_train_then_evaluate_on_unseen_2012_stays(tmp_path: Path) -> None:
     slope, intercept = loaded.specs["deterioration"].calibration
     assert slope > 0 and (slope, intercept) != (1.0, 0.0)  # fitted on the later half of the warm start
     assert loaded.specs["sepsis"].calibration == (1.0, 0.0)  # a model that learned nothing keeps the identity
+    # The operating point is where the model as saved flags as many of the later warm-start
+    # stays as died (not where it stood while still learning them).
+    later = set(loaded.trained_on[0]["stay_ids"][200:])
+    rescored = replay((s for s in iter_stays("physionet2012", str(path), 400) if s.stay_id in later), loaded,
+                      dataset="physionet2012", learn=False, progress=False)
+    at, _ = choose_alert_at("physionet2012", rescored.stays)
+    assert loaded.specs["deterioration"].alert_at == pytest.approx(at, rel=1e-9)
     out = tmp_path / "report"
     assert main(["evaluate", "physionet2012", str(path), "--model", str(model), "--stays", "200", "--out", str(out),
                  "--no-progress"]) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import pickle
 import random
 
@@ -97,10 +98,35 @@ def test_logistic_explanation_is_weight_times_standardised_value() -> None:
     top = m.explain(x, top=2)
     assert top[0].feature == "heart_rate_bpm.latest" and top[0].contribution > 0.1 and top[0].value == 130.0
     scaled = m._model["StandardScaler"].transform_one(x)
-    w = m._model["LogisticRegression"].weights
-    assert top[0].contribution == pytest.approx(w["heart_rate_bpm.latest"] * scaled["heart_rate_bpm.latest"])
+    assert top[0].contribution == pytest.approx(m.weights["heart_rate_bpm.latest"] * scaled["heart_rate_bpm.latest"])
+    # the contributions and the intercept add up to the risk's log-odds: nothing is left out
+    logit = m.intercept + sum(c.contribution for c in m.explain(x, top=len(x)))
+    assert m.predict(x) == pytest.approx(1 / (1 + math.exp(-logit)))
     low = m.explain({"heart_rate_bpm.latest": 50.0}, top=1)[0]
     assert low.contribution < 0  # a low heart rate lowers this risk: the sign is the direction
+
+
+def test_the_logistic_model_predicts_with_a_moving_average_of_its_sgd_weights() -> None:
+    key = "heart_rate_bpm.latest"
+    for window in (10**9, 20):  # the running mean; a window of 20 updates
+        m = RiskModel("logistic", seed=0)
+        m.average_over = window
+        expected, intercept = 0.0, 0.0
+        for n, (x, y) in enumerate(_stream(3, 300), start=1):
+            m.learn(x, y)
+            sgd = m._model["LogisticRegression"]
+            a = max(1 / n, 1 / window)
+            expected += (sgd.weights.get(key, 0.0) - expected) * a
+            intercept += (sgd.intercept - intercept) * a
+        assert m.weights[key] == pytest.approx(expected) and m.intercept == pytest.approx(intercept)
+        assert m.weights[key] != pytest.approx(sgd.weights[key])  # not the last SGD iterate
+    # the window follows the recent iterates more closely than the mean of them all
+    last = sgd.weights[key]
+    m_all = RiskModel("logistic", seed=0)
+    m_all.average_over = 10**9
+    for x, y in _stream(3, 300):
+        m_all.learn(x, y)
+    assert abs(m.weights[key] - last) < abs(m_all.weights[key] - last)
 
 
 def test_bands_mark_exactly_the_band_a_value_falls_in() -> None:
@@ -214,7 +240,7 @@ def test_snapshot_file_round_trip_rebases_the_version_and_rejects_garbage() -> N
     assert isinstance(bank, OnlineModels)
     bank.learn("p1", snaps, {"sepsis_onset": 20 * H}, ["sepsis_onset"], 0)  # type: ignore[arg-type]
     raw = bank.dump({"dataset": "test", "stay_ids": ["p1"]}, rebase=True, created="2026-12-04T00:00:00+00:00")
-    assert raw.startswith(b'{"format": "bedside-ews-models/2"')
+    assert raw.startswith(b'{"format": "bedside-ews-models/3"')
     loaded = OnlineModels.load(raw)
     assert loaded.version("sepsis").startswith("sepsis-logistic-") and loaded.version("sepsis").endswith("+0")
     assert loaded.version("deterioration") == "untrained+0"
@@ -223,8 +249,8 @@ def test_snapshot_file_round_trip_rebases_the_version_and_rejects_garbage() -> N
     assert loaded.models["sepsis"].predict(probe) == bank.models["sepsis"].predict(probe)
     with pytest.raises(SnapshotError, match="not a bedside-ews model snapshot"):
         OnlineModels.load(b"hello\nworld")
-    with pytest.raises(SnapshotError, match="expected format bedside-ews-models/2"):
-        OnlineModels.load(raw.replace(b"bedside-ews-models/2", b"bedside-ews-models/1", 1))
+    with pytest.raises(SnapshotError, match="expected format bedside-ews-models/3"):
+        OnlineModels.load(raw.replace(b"bedside-ews-models/3", b"bedside-ews-models/2", 1))
     with pytest.raises(SnapshotError, match="unreadable"):
         OnlineModels.load(raw.split(b"\n", 1)[0] + b"\nnot a pickle")
 
