@@ -130,7 +130,7 @@ class Assessor:
         if predict and self.models is not None:
             vector = model_vector(features, {**summary, "news2": float(news.total)}, news.components)
             features = {**features, **{k: v for k, v in vector.items() if k not in features}}
-            for name, risk in self.models.predict(vector, now).items():
+            for name, risk in self.models.predict(vector).items():
                 if risk.probability >= model_threshold(settings, name, risk):  # explain only where an alert may need it
                     risk = replace(risk, contributions=self.models.explain(name, vector))
                 risks[name] = risk

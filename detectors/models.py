@@ -48,7 +48,7 @@ import json
 import math
 import pickle
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -433,11 +433,18 @@ class LearnReport:
     #: models whose error or score distribution changed (ADWIN) while learning these
     drift: tuple[str, ...] = ()
     duplicate: bool = False
+    #: per drifting model, what changed: "error" (its prediction error), "risk" (its risks)
+    drift_kinds: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class _Drift:
-    """ADWIN on the prediction error (one value per outcome: the mean over its snapshots, each
-    scored before it was learned) and on the predicted risk (every tick)."""
+    """ADWIN on each discharge's mean prediction error and mean predicted risk.
+
+    One value per outcome (the mean over its learned snapshots, each scored before it was
+    learned): a stay's snapshots are not independent evidence. The risk was once watched
+    tick by tick; consecutive ticks of a patient are so alike that ADWIN fired 87 times
+    in 2,000 unseen 2012 stays with nothing changed; one value per discharge, once.
+    """
 
     def __init__(self) -> None:
         from river import drift
@@ -449,25 +456,20 @@ class _Drift:
         self.risk_drifts = 0
         self.last_drift_ms: int | None = None
 
-    def on_predict(self, p: float, now_ms: int) -> bool:
-        if self._detect(self.risk, p, now_ms):
-            self.risk_drifts += 1
-            return True
-        return False
-
-    def on_learn(self, error: float, now_ms: int) -> bool:
-        """One outcome's mean absolute error (a stay's snapshots are not independent evidence)."""
-        if self._detect(self.error, error, now_ms):
-            self.error_drifts += 1
-            return True
-        return False
-
-    def _detect(self, detector: Any, value: float, now_ms: int) -> bool:
-        detector.update(value)
-        if detector.drift_detected:
+    def on_learn(self, error: float, risk: float, now_ms: int) -> tuple[str, ...]:
+        """What changed with this outcome: ``error``, ``risk``, both or neither."""
+        kinds = tuple(kind for kind, detector, value in (("error", self.error, error), ("risk", self.risk, risk))
+                      if self._detect(detector, value))
+        self.error_drifts += "error" in kinds
+        self.risk_drifts += "risk" in kinds
+        if kinds:
             self.last_drift_ms = now_ms
-            return True
-        return False
+        return kinds
+
+    @staticmethod
+    def _detect(detector: Any, value: float) -> bool:
+        detector.update(value)
+        return bool(detector.drift_detected)
 
 
 def _thin(labelled: list[tuple[Snapshot, bool]], limit: int | None) -> list[tuple[Snapshot, bool]]:
@@ -513,14 +515,13 @@ class OnlineModels:
         m = self.models[name]
         return m.positives >= MIN_POSITIVES and m.learned - m.positives >= MIN_NEGATIVES
 
-    def predict(self, vector: Mapping[str, float], now_ms: int = 0) -> dict[str, Risk]:
+    def predict(self, vector: Mapping[str, float]) -> dict[str, Risk]:
         """Risks of the models that are ready (an untrained model neither predicts nor alerts)."""
         out: dict[str, Risk] = {}
         for name, model in self.models.items():
             if not self.ready(name):
                 continue
             p = self.probability(name, vector)
-            self.drift[name].on_predict(p, now_ms)
             out[name] = Risk(name, self.version(name), p, self.specs[name].alert_at)
         return out
 
@@ -539,15 +540,32 @@ class OnlineModels:
         ``observed``: the kinds the source records (None = all). ``key`` identifies the
         outcome (patient and discharge time): a redelivered outcome is not learned twice.
         """
+        report: LearnReport | None = None
+        for report in self.learning(key, snapshots, events, observed, now_ms):
+            pass
+        assert report is not None  # learning always ends with its report
+        return report
+
+    def learning(self, key: str, snapshots: list[Snapshot], events: Mapping[str, int],
+                 observed: Iterable[str] | None, now_ms: int, *, pause_every: int = 0
+                 ) -> Iterator[LearnReport | None]:
+        """:meth:`learn`, step by step: ``None`` after every ``pause_every`` snapshots learned
+        (0: never), where a caller may yield to its event loop, then the report, last.
+
+        One outcome is labelled and thinned as a whole however it is paused, so the worker
+        (which pauses) learns exactly what ``ews evaluate`` (which does not) learns.
+        """
         names = tuple(self.models)
         if key in self.seen:
-            return LearnReport({n: 0 for n in names}, {n: 0 for n in names}, duplicate=True)
+            yield LearnReport({n: 0 for n in names}, {n: 0 for n in names}, duplicate=True)
+            return
         self.seen.append(key)
         seen_kinds = None if observed is None else set(observed)
         learned = {n: 0 for n in names}
         positives = {n: 0 for n in names}
-        drifted: list[str] = []
+        drift_kinds: dict[str, tuple[str, ...]] = {}
         ordered = sorted(snapshots, key=lambda s: s.ts_ms)
+        done = 0
         for name, spec in self.specs.items():
             if seen_kinds is not None and not seen_kinds.intersection(spec.events):
                 continue
@@ -555,14 +573,22 @@ class OnlineModels:
             event_ms = min(times) if times else None
             model = self.models[name]
             errors: list[float] = []
+            risks: list[float] = []
             for snap, label in _thin(label_snapshots(ordered, event_ms, spec.horizon_ms), self.per_outcome):
-                errors.append(abs(float(label) - self.probability(name, snap.features)))  # scored before learned
+                p = self.probability(name, snap.features)  # scored before it is learned
+                errors.append(abs(float(label) - p))
+                risks.append(p)
                 model.learn(snap.features, label)
                 learned[name] += 1
                 positives[name] += int(label)
-            if errors and self.drift[name].on_learn(sum(errors) / len(errors), now_ms):
-                drifted.append(name)
-        return LearnReport(learned, positives, tuple(drifted))
+                done += 1
+                if pause_every and done % pause_every == 0:
+                    yield None
+            if errors:
+                kinds = self.drift[name].on_learn(sum(errors) / len(errors), sum(risks) / len(risks), now_ms)
+                if kinds:
+                    drift_kinds[name] = kinds
+        yield LearnReport(learned, positives, tuple(drift_kinds), drift_kinds=drift_kinds)
 
     def status(self) -> dict[str, dict[str, Any]]:
         return {name: {"version": self.version(name), "kind": self.kind, "ready": self.ready(name),

@@ -153,19 +153,16 @@ class ModelRuntime:
 
     async def _learn(self, key: str, snaps: list[Snapshot], events: Mapping[str, int],
                      observed: list[str] | None, now_ms: int) -> LearnReport:
-        """Learn in slices of ``learn_slice`` snapshots, yielding to the event loop in between."""
-        step = self.settings.learn_slice
-        total = self.models.learn(key, [], events, observed, now_ms)  # marks the outcome, or reports a duplicate
-        if total.duplicate:
-            return total
-        for i in range(0, len(snaps), step):
-            part = self.models.learn(f"{key}#{i}", snaps[i:i + step], events, observed, now_ms)
-            total = LearnReport(
-                {n: total.learned[n] + part.learned[n] for n in part.learned},
-                {n: total.positives[n] + part.positives[n] for n in part.positives},
-                tuple(dict.fromkeys((*total.drift, *part.drift))))
-            await asyncio.sleep(0)
-        return total
+        """Learn, yielding to the event loop after every ``learn_slice`` snapshots."""
+        report: LearnReport | None = None
+        for step in self.models.learning(key, snaps, events, observed, now_ms,
+                                         pause_every=self.settings.learn_slice):
+            if step is None:
+                await asyncio.sleep(0)
+            else:
+                report = step
+        assert report is not None  # learning always ends with its report
+        return report
 
     def _drift_decisions(self, report: LearnReport, outcome: Outcome) -> list[Alert]:
         out: list[Alert] = []
@@ -173,7 +170,8 @@ class ModelRuntime:
         for name in self.models.models:
             active = self.drifting.get(name)
             if name in report.drift and active is None:
-                raised = drift_alert(name, outcome.ward, outcome.ts_ms, AlertAction.RAISE, status[name])
+                raised = drift_alert(name, outcome.ward, outcome.ts_ms, AlertAction.RAISE, status[name],
+                                     kinds=report.drift_kinds.get(name, ("error",)))
                 self.drifting[name] = raised
                 out.append(raised)
             elif (name not in report.drift and active is not None and report.learned.get(name)
@@ -201,13 +199,18 @@ def _versions(models: OnlineModels) -> str:
     return ", ".join(f"{n} {models.version(n)}" for n in models.models)
 
 
+_CHANGED = {"error": "its prediction error", "risk": "the risks it gives"}
+
+
 def drift_alert(name: str, ward: str, raised_ms: int, action: AlertAction, status: Mapping[str, Any],
-                now_ms: int | None = None) -> Alert:
-    """A technical alert about a model (not a patient): its error distribution changed."""
+                now_ms: int | None = None, kinds: tuple[str, ...] = ("error",)) -> Alert:
+    """A technical alert about a model (not a patient): its error or its risk distribution changed."""
     alert_id = f"tech:model_drift:{name}:{raised_ms}"
     step = 1 if action is AlertAction.RAISE else 2
-    what = (f"technical: {name} model drift — its prediction error changed (ADWIN; {status['drift_error']} "
-            f"detections, {status['learned']} labelled snapshots, model {status['version']}); review its alerts"
+    changed = " and ".join(_CHANGED[k] for k in kinds)
+    what = (f"technical: {name} model drift — {changed} changed (ADWIN; {status['drift_error']} error and "
+            f"{status['drift_risk']} risk detections, {status['learned']} labelled snapshots, model "
+            f"{status['version']}); review its alerts"
             if action is AlertAction.RAISE else f"technical resolved: {name} model drift")
     return Alert(alert_id=alert_id, decision_id=f"{alert_id}:{step}", action=action, patient_id=f"model-{name}",
                  ward=ward, bed="-", priority=Priority.LOW, source="technical", score_total=0, components={},

@@ -313,6 +313,51 @@ def test_drift_is_detected_when_the_relation_flips() -> None:
     assert drifted >= 1 and status["drift_error"] >= 1 and status["last_drift_ms"] >= 1500
 
 
+def test_risk_drift_is_one_value_per_discharge_and_fires_when_the_patients_change() -> None:
+    from detectors.models import OnlineModels, Snapshot
+
+    def run(shift_at: int) -> tuple[OnlineModels, list[int]]:
+        bank, r, hits = OnlineModels("logistic", seed=1), random.Random(4), []
+        for i in range(3000):
+            hr = r.gauss(90 if i < shift_at else 125, 15)  # sicker patients; the same relation
+            snaps = [Snapshot(t * H, {"heart_rate_bpm.latest": hr + r.gauss(0, 3)}) for t in range(8)]
+            died = hr > 110 and r.random() < 0.8
+            rep = bank.learn(f"k{i}", snaps, {"death": 8 * H} if died else {}, ["death"], i)
+            if "risk" in rep.drift_kinds.get("deterioration", ()):
+                hits.append(i)
+        return bank, hits
+
+    # while a model learns from nothing its risks do move; once settled, a steady ward is quiet
+    steady, early = run(10**9)
+    assert [h for h in early if h >= 1500] == [] and steady.status()["deterioration"]["drift_risk"] == len(early)
+    shifted, hits = run(1500)
+    late = [h for h in hits if h >= 1500]
+    assert late and late[0] < 1700 and hits[:len(early)] == early  # the same until the patients change
+
+
+def test_learning_paused_in_steps_learns_what_one_call_learns() -> None:
+    import asyncio
+
+    from detectors.models import PER_OUTCOME, OnlineModels, Snapshot
+    from stream.models_runtime import ModelRuntime
+    from stream.settings import ModelSettings
+
+    r = random.Random(5)
+    snaps = [Snapshot(t * 15 * 60_000, {"heart_rate_bpm.latest": r.gauss(90, 15)}) for t in range(120)]
+    events = {"death": 120 * 15 * 60_000}
+    whole = OnlineModels("logistic", seed=2)
+    one = whole.learn("p:1", snaps, events, ["death"], 0)
+    stepped = OnlineModels("logistic", seed=2)
+    steps = list(stepped.learning("p:1", snaps, events, ["death"], 0, pause_every=5))
+    assert steps[:-1] == [None] * (PER_OUTCOME // 5) and steps[-1] == one
+    assert one.learned["deterioration"] == PER_OUTCOME  # thinned as one outcome, not per pause
+    # the worker's runtime pauses between slices and ends where one call ends
+    worker = ModelRuntime(None, ModelSettings(learn_slice=5), "t", OnlineModels("logistic", seed=2))  # type: ignore[arg-type]
+    report = asyncio.run(worker._learn("p:1", snaps, events, ["death"], 0))
+    assert report == one
+    assert worker.models.models["deterioration"].weights == whole.models["deterioration"].weights
+
+
 def test_every_model_input_is_computed_for_a_patient_with_everything_charted() -> None:
     """A model input that is never present is dead weight (the 6 h window keeps no lowest
     or highest: it once fed the model two NaN columns per vital)."""

@@ -76,7 +76,10 @@ def test_model_alert_learning_checkpoint_and_restart(isolated: Isolated) -> None
                                         lambda v: "S1" in v and json.loads(v["S1"])["risks"], 20))
         assert json.loads(scores["S1"])["risks"]["sepsis"]["version"] == version
 
-        # A late outcome: onset at 50 min, discharge at 2 h. Six snapshots (one per 10 min ≥ 60 s apart).
+        # A late outcome: onset at 50 min, discharge at 2 h. Six snapshots (one per 10 min ≥ 60 s apart),
+        # all kept before the outcome is published (a busy machine may still be scoring the last).
+        held = asyncio.run(poll_redis(s, lambda r: r.llen(f"{prefix}:model:history:S1"), lambda v: v == 6, 30))
+        assert held == 6
         outcomes = [
             {"patient_id": "S1", "ward": ward, "kind": "sepsis_onset", "ts_ms": BASE_TS + 50 * MIN},
             {"patient_id": "S1", "ward": ward, "kind": "discharge", "ts_ms": BASE_TS + 2 * H,
