@@ -430,11 +430,15 @@ class Risk:
 class LearnReport:
     learned: dict[str, int]
     positives: dict[str, int]
-    #: models whose error or score distribution changed (ADWIN) while learning these
-    drift: tuple[str, ...] = ()
     duplicate: bool = False
-    #: per drifting model, what changed: "error" (its prediction error), "risk" (its risks)
+    #: per model whose error or risk distribution changed (ADWIN) while learning these, what
+    #: changed: "error" (its prediction error), "risk" (its risks)
     drift_kinds: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def drift(self) -> tuple[str, ...]:
+        """The models that drifted."""
+        return tuple(self.drift_kinds)
 
 
 class _Drift:
@@ -588,7 +592,7 @@ class OnlineModels:
                 kinds = self.drift[name].on_learn(sum(errors) / len(errors), sum(risks) / len(risks), now_ms)
                 if kinds:
                     drift_kinds[name] = kinds
-        yield LearnReport(learned, positives, tuple(drift_kinds), drift_kinds=drift_kinds)
+        yield LearnReport(learned, positives, drift_kinds=drift_kinds)
 
     def status(self) -> dict[str, dict[str, Any]]:
         return {name: {"version": self.version(name), "kind": self.kind, "ready": self.ready(name),

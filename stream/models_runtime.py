@@ -171,7 +171,7 @@ class ModelRuntime:
             active = self.drifting.get(name)
             if name in report.drift and active is None:
                 raised = drift_alert(name, outcome.ward, outcome.ts_ms, AlertAction.RAISE, status[name],
-                                     kinds=report.drift_kinds.get(name, ("error",)))
+                                     kinds=report.drift_kinds[name])
                 self.drifting[name] = raised
                 out.append(raised)
             elif (name not in report.drift and active is not None and report.learned.get(name)
